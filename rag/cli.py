@@ -1,0 +1,209 @@
+"""The `rag` command: ingest, search, ask, eval, serve. Domain errors become one-line messages."""
+
+from __future__ import annotations
+
+import functools
+import json
+import logging
+import sys
+from pathlib import Path
+
+import click
+
+from rag.errors import RagError
+from rag.settings import Settings
+
+
+def _friendly(fn):
+    """Show RagError as a clean message (exit 1) instead of a traceback."""
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except RagError as e:
+            raise click.ClickException(str(e)) from e
+
+    return wrapper
+
+
+def _pipeline(ctx: click.Context):
+    from rag.pipeline import Pipeline
+
+    if "pipeline" not in ctx.obj:
+        ctx.obj["pipeline"] = Pipeline(ctx.obj["settings"])
+    return ctx.obj["pipeline"]
+
+
+@click.group()
+@click.option("-v", "--verbose", count=True, help="More logging (-v info, -vv debug).")
+@click.pass_context
+def cli(ctx: click.Context, verbose: int) -> None:
+    """Ask questions about news articles and get answers with verified citations."""
+    settings = Settings.from_env()
+    level = [settings.log_level.upper(), "INFO", "DEBUG"][min(verbose, 2)]
+    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    for noisy in ("httpx", "urllib3", "sentence_transformers", "transformers"):
+        logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLogger().level))
+    ctx.ensure_object(dict)
+    ctx.obj["settings"] = settings
+
+
+@cli.command("ingest")
+@click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
+@click.option("--rebuild", is_flag=True, help="Ignore the existing index and build it again from scratch.")
+@click.pass_context
+@_friendly
+def ingest_cmd(ctx: click.Context, paths: tuple[Path, ...], rebuild: bool) -> None:
+    """Add, update or remove documents from PATHS (default: the data folder) in the index."""
+    from tqdm import tqdm
+
+    settings: Settings = ctx.obj["settings"]
+    paths = paths or (Path(settings.data_dir),)
+    for p in paths:
+        if not p.exists():
+            raise click.ClickException(f"{p} does not exist.")
+    bar = None
+
+    def progress(done: int, total: int, label: str) -> None:
+        nonlocal bar
+        if bar is None:
+            bar = tqdm(total=total, desc=label, unit="chunk", file=sys.stderr, disable=total == 0)
+        bar.n = done
+        bar.refresh()
+
+    report = _pipeline(ctx).ingest(list(paths), progress=progress, rebuild=rebuild)
+    if bar is not None:
+        bar.close()
+    for path, reason in report.skipped:
+        click.echo(f"skipped {path}: {reason}", err=True)
+    for note in report.notes:
+        click.echo(note, err=True)
+    click.echo(report.summary())
+
+
+@cli.command("search")
+@click.argument("question")
+@click.option("--k", "k", default=None, type=click.IntRange(1, 100), help="Number of passages (default 5).")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON array of passages.")
+@click.pass_context
+@_friendly
+def search_cmd(ctx: click.Context, question: str, k: int | None, as_json: bool) -> None:
+    """Show the passages that best match QUESTION."""
+    if not question.strip():
+        raise click.ClickException("The question is empty: type some words to search for.")
+    passages = _pipeline(ctx).search(question, k)
+    if as_json:
+        click.echo(json.dumps([p.to_dict() for p in passages], ensure_ascii=False, indent=2))
+        return
+    for p in passages:
+        dense = "-" if p.dense is None else f"{p.dense:.3f}"
+        kw = "-" if p.keyword is None else f"{p.keyword:.2f}"
+        click.secho(f"[{p.rank}] {p.title or p.chunk.doc} ({p.published or 'undated'})  "
+                    f"score {p.score:.4f} dense {dense} keyword {kw}", bold=True)
+        click.echo(f"    {p.chunk.doc}:{p.chunk.start}-{p.chunk.end}")
+        click.echo("    " + " ".join(p.chunk.text.split()))
+        click.echo()
+
+
+@cli.command("ask")
+@click.argument("question")
+@click.option("--json", "as_json", is_flag=True, help="Print the answer as one JSON object.")
+@click.pass_context
+@_friendly
+def ask_cmd(ctx: click.Context, question: str, as_json: bool) -> None:
+    """Answer QUESTION from the articles, with cited quotes. QUESTION '-' reads one question per line
+    from stdin and, with --json, writes one JSON object per line (models load once)."""
+    pipeline = _pipeline(ctx)
+    if question == "-":
+        for line in sys.stdin:
+            if not line.strip():
+                continue
+            try:
+                answer = pipeline.answer(line.rstrip("\n"))
+                out = answer.to_dict() if as_json else None
+            except RagError as e:
+                if not as_json:
+                    click.echo(f"error: {e}", err=True)
+                    continue
+                out = {"question": line.strip(), "error": str(e)}
+            if as_json:
+                click.echo(json.dumps(out, ensure_ascii=False), nl=True)
+                sys.stdout.flush()
+            else:
+                _print_answer(answer)
+        return
+    if as_json:
+        click.echo(json.dumps(pipeline.answer(question).to_dict(), ensure_ascii=False, indent=2))
+        return
+    final = None
+    for event in pipeline.answer_stream(question):
+        if event.kind == "query" and event.data != question:
+            click.secho(f"(searching for: {event.data})", dim=True, err=True)
+        elif event.kind == "token" and sys.stderr.isatty():
+            click.secho(event.data, nl=False, dim=True, err=True)
+        elif event.kind == "answer":
+            final = event.data
+    if sys.stderr.isatty():
+        click.echo("\r\033[K", nl=False, err=True)
+    _print_answer(final)
+
+
+def _print_answer(answer) -> None:
+    if answer.notice:
+        click.secho(answer.notice, fg="yellow", err=True)
+    click.secho(answer.answer, fg="yellow" if answer.refused else None, bold=not answer.refused)
+    for c in answer.citations:
+        date = c.published or "undated"
+        click.echo(f"  [{c.n}] {c.title} ({c.outlet}, {date}) {c.doc}:{c.start}-{c.end}")
+        click.secho("      \u201c" + " ".join(c.quote.split()) + "\u201d", dim=True)
+    t = answer.timings
+    click.secho(f"  ({t.get('total_ms', 0) / 1000:.1f} s; first token {t.get('first_token_ms', 0) / 1000:.1f} s)",
+                dim=True, err=True)
+
+
+@cli.command("eval")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+@click.option("--k", "k", default=5, show_default=True, help="Passages that count for evidence recall.")
+@click.pass_context
+@_friendly
+def eval_cmd(ctx: click.Context, file: Path, as_json: bool, k: int) -> None:
+    """Measure retrieval, answers, citations and refusals on a JSONL file of questions."""
+    from tqdm import tqdm
+
+    from rag.evaluate import evaluate, load_eval
+
+    items = load_eval(file)
+    pipeline = _pipeline(ctx)
+    pipeline.warm_up()
+    with tqdm(total=len(items), desc="eval", unit="q", file=sys.stderr) as bar:
+        report = evaluate(pipeline, items, k=k, progress=lambda done, total, label: bar.update(1))
+    if as_json:
+        click.echo(json.dumps(report.to_dict(), ensure_ascii=False, indent=2))
+    else:
+        click.echo(report.table())
+
+
+@cli.command("serve")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Interface to bind; 0.0.0.0 shares it on the network.")
+@click.option("--port", default=7860, show_default=True, type=int)
+@click.pass_context
+@_friendly
+def serve_cmd(ctx: click.Context, host: str, port: int) -> None:
+    """Start the chat UI in the browser."""
+    from ui.app import launch
+
+    settings: Settings = ctx.obj["settings"]
+    if host not in ("127.0.0.1", "localhost", "::1") and not settings.auth:
+        click.secho(f"Warning: serving on {host} without a login; set RAG_AUTH=user:password to require one.",
+                    fg="yellow", err=True)
+    launch(_pipeline(ctx), settings, host=host, port=port)
+
+
+def main() -> None:
+    cli(obj={})
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,37 @@
+"""Errors meant for the user. The CLI and UI show `str(error)`: each message says what to do next."""
+
+
+class RagError(Exception):
+    """Base class: a problem the user can act on."""
+
+
+class ConfigError(RagError):
+    pass
+
+
+class LoadError(RagError):
+    """A file could not be turned into a document; the message is the one-line reason."""
+
+
+class IndexMissingError(RagError):
+    pass
+
+
+class IndexCorruptError(RagError):
+    pass
+
+
+class IndexMismatchError(RagError):
+    """The index was built with other settings (embedding model, dimension, chunker)."""
+
+
+class IndexLockedError(RagError):
+    pass
+
+
+class ModelLoadError(RagError):
+    pass
+
+
+class EmptyQuestionError(RagError):
+    pass

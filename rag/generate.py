@@ -1,0 +1,219 @@
+"""Generators: a local Hugging Face transformers backend (streaming) and a scripted fake for tests."""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from typing import Protocol
+
+from rag.errors import ModelLoadError
+
+log = logging.getLogger(__name__)
+
+Messages = Sequence[dict]  # [{"role": "system"|"user"|"assistant", "content": str}]
+
+
+class Generator(Protocol):
+    name: str
+
+    def warm_up(self) -> None: ...
+
+    def stream(self, messages: Messages, max_new_tokens: int = 64) -> Iterator[str]:
+        """Yield the reply in pieces as the model writes it (greedy decoding)."""
+
+
+class TransformersGenerator:
+    """Any causal LM that transformers can load: a hub id, a local folder, or a GGUF file in a folder."""
+
+    def __init__(self, model: str, gguf_file: str = "", device: str = "auto", dtype: str = "auto",
+                 trust_remote_code: bool = False, name: str | None = None, cache_dir: str = "") -> None:
+        self.cache_dir = cache_dir or os.path.join(os.path.expanduser("~"), ".cache", "rag-news")
+        self.model_id = model
+        self.gguf_file = gguf_file
+        self.device_req = device
+        self.dtype_req = dtype
+        self.trust_remote_code = trust_remote_code
+        self.name = name or (f"{model}/{gguf_file}" if gguf_file else model)
+        self._model = None
+        self._tok = None
+        self._lock = threading.Lock()  # one generation at a time: CPU threads are the bottleneck anyway
+        self._load_lock = threading.Lock()
+        self.device = "cpu"
+
+    def _dtype(self, torch, device: str):
+        if self.dtype_req != "auto":
+            return getattr(torch, self.dtype_req)
+        if device == "cuda":
+            return torch.bfloat16
+        # measured on a 2-core CPU with SmolLM2-135M: float32 decodes as fast as bf16 and is exact
+        return torch.float32
+
+    def _load(self):
+        with self._load_lock:
+            if self._model is not None:
+                return self._model, self._tok
+            t0 = time.perf_counter()
+            try:
+                import torch
+                from transformers import AutoModelForCausalLM, AutoTokenizer
+
+                from rag.embed import pick_device
+
+                if os.path.isdir(self.model_id):
+                    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+                device = pick_device(self.device_req)
+                kw = {"trust_remote_code": self.trust_remote_code}
+                source = self.model_id
+                if self.gguf_file:
+                    source = self._converted_gguf()
+                    if not source:
+                        source = self.model_id
+                        kw["gguf_file"] = self.gguf_file
+                tok = AutoTokenizer.from_pretrained(source, **kw)
+                model = AutoModelForCausalLM.from_pretrained(source, dtype=self._dtype(torch, device), **kw)
+                model.to(device).eval()
+                if tok.pad_token_id is None:
+                    tok.pad_token = tok.eos_token
+            except Exception as e:  # noqa: BLE001 - every load failure is shown the same way
+                raise ModelLoadError(
+                    f"Failed to load the language model {self.name!r}: {e}. "
+                    "Set RAG_LLM to a Hugging Face causal LM id or a local folder."
+                ) from e
+            self.device = device
+            self._model, self._tok = model, tok
+            log.info("language model %s loaded on %s (%s) in %.1f s", self.name, device, model.dtype,
+                     time.perf_counter() - t0)
+            return model, tok
+
+    def _converted_gguf(self) -> str:
+        """A plain safetensors copy of the GGUF model, made once and reused.
+
+        Converting GGUF (dequantizing every tensor) takes ~25 s per start; loading the converted copy
+        takes ~2 s. The cache key is the GGUF file's SHA-256, so a changed file is converted again.
+        """
+        from transformers import AutoModelForCausalLM, AutoTokenizer
+        from transformers.utils.quantization_config import GgufConfig
+
+        gguf_path = os.path.join(self.model_id, self.gguf_file)
+        key = _file_sha256(gguf_path)[:24]
+        target = os.path.join(self.cache_dir, "llm", f"{os.path.splitext(self.gguf_file)[0]}-{key}")
+        if os.path.isfile(os.path.join(target, ".complete")):
+            return target
+        log.warning("Converting %s once (about 30 s); later starts load the converted copy.", self.gguf_file)
+        import torch
+
+        kw = {"gguf_file": self.gguf_file, "trust_remote_code": self.trust_remote_code}
+        tok = AutoTokenizer.from_pretrained(self.model_id, **kw)
+        model = AutoModelForCausalLM.from_pretrained(self.model_id, dtype=torch.float32,
+                                                     quantization_config=GgufConfig(dequantize=True), **kw)
+        tmp = f"{target}.tmp-{os.getpid()}"
+        try:
+            model.save_pretrained(tmp)
+            tok.save_pretrained(tmp)
+            with open(os.path.join(tmp, ".complete"), "w") as f:
+                f.write(gguf_path)
+            if os.path.isdir(target):  # a half-written copy from a crash
+                import shutil
+
+                shutil.rmtree(target)
+            os.rename(tmp, target)
+        except OSError as e:
+            import shutil
+
+            log.warning("Could not cache the converted model in %s (%s); loading the GGUF file each time.",
+                        target, e)
+            shutil.rmtree(tmp, ignore_errors=True)
+            return ""
+        return target
+
+    def warm_up(self) -> None:
+        for _ in self.stream([{"role": "user", "content": "Say OK."}], max_new_tokens=2):
+            pass
+
+    def stream(self, messages: Messages, max_new_tokens: int = 64) -> Iterator[str]:
+        import torch
+        from transformers import TextIteratorStreamer
+
+        model, tok = self._load()
+        inputs = tok.apply_chat_template(list(messages), add_generation_prompt=True, return_tensors="pt",
+                                         return_dict=True)
+        inputs = {k: v.to(self.device) for k, v in inputs.items()}
+        from transformers import StoppingCriteria, StoppingCriteriaList
+
+        streamer = TextIteratorStreamer(tok, skip_prompt=True, skip_special_tokens=True, timeout=120)
+        errors: list[BaseException] = []
+        stop = threading.Event()
+
+        class _StopWhenAsked(StoppingCriteria):
+            """Lets the consumer end generation early by closing this iterator."""
+
+            def __call__(self, input_ids, scores, **kwargs):
+                return stop.is_set()
+
+        def run() -> None:
+            try:
+                with torch.inference_mode():
+                    model.generate(**inputs, streamer=streamer, max_new_tokens=max_new_tokens, do_sample=False,
+                                   repetition_penalty=1.1, pad_token_id=tok.pad_token_id,
+                                   stopping_criteria=StoppingCriteriaList([_StopWhenAsked()]))
+            except BaseException as e:  # noqa: BLE001 - re-raised in the caller's thread
+                errors.append(e)
+                streamer.end()
+
+        with self._lock:
+            thread = threading.Thread(target=run, daemon=True)
+            thread.start()
+            try:
+                for piece in streamer:
+                    if piece:
+                        yield piece
+            finally:
+                stop.set()
+                for _ in streamer:  # drain so generate() can finish
+                    pass
+                thread.join()
+        if errors:
+            raise errors[0]
+
+
+class ScriptedGenerator:
+    """Replays queued replies (split into word pieces) and records every prompt it was given."""
+
+    name = "scripted"
+
+    def __init__(self, replies: Sequence[str] = (), default: str = "") -> None:
+        self.replies = list(replies)
+        self.default = default
+        self.history: list[list[dict]] = []
+
+    def enqueue(self, *replies: str) -> None:
+        self.replies.extend(replies)
+
+    def warm_up(self) -> None:
+        pass
+
+    def stream(self, messages: Messages, max_new_tokens: int = 64) -> Iterator[str]:
+        self.history.append([dict(m) for m in messages])
+        reply = self.replies.pop(0) if self.replies else self.default
+        words = reply.split(" ")
+        for i, w in enumerate(words):
+            yield w if i == 0 else " " + w
+
+
+def make_generator(settings) -> Generator:
+    model, gguf = settings.resolved_llm()
+    return TransformersGenerator(model, gguf, device=settings.device, dtype=settings.llm_dtype,
+                                 trust_remote_code=settings.trust_remote_code, cache_dir=str(settings.cache_path))
+
+
+def _file_sha256(path: str) -> str:
+    import hashlib
+
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()

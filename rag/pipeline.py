@@ -1,0 +1,125 @@
+"""The pipeline object the CLI and UI use: lazy models, the live index, search, answers and ingest."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+from rag.embed import Embedder, make_embedder
+from rag.errors import IndexMissingError
+from rag.ingest import chunker_settings, ingest
+from rag.pipeline_api import History, Progress
+from rag.retrieve import Retriever
+from rag.schema import Answer, DocumentInfo, IngestReport, Passage, StreamEvent
+from rag.settings import Settings
+from rag.store import IndexStore
+
+log = logging.getLogger(__name__)
+
+
+class Pipeline:
+    """Thread-safe: searches read an immutable Retriever that ingest swaps in when it is done."""
+
+    def __init__(self, settings: Settings | None = None, embedder: Embedder | None = None, generator=None) -> None:
+        self.settings = settings or Settings.from_env()
+        self._embedder = embedder
+        self._generator = generator
+        self._answerer = None
+        self.store = IndexStore(self.settings.index_path)
+        self._retriever: Retriever | None = None
+        self._lock = threading.RLock()
+        self._ready = threading.Event()
+
+    # ---------- lazily built parts ----------
+    @property
+    def embedder(self) -> Embedder:
+        with self._lock:
+            if self._embedder is None:
+                self._embedder = make_embedder(self.settings)
+            return self._embedder
+
+    @property
+    def generator(self):
+        with self._lock:
+            if self._generator is None:
+                from rag.generate import make_generator
+
+                self._generator = make_generator(self.settings)
+            return self._generator
+
+    @property
+    def retriever(self) -> Retriever:
+        with self._lock:
+            if self._retriever is None:
+                self._retriever = self._open_index()
+            return self._retriever
+
+    def _open_index(self) -> Retriever:
+        """Load the index, building it from the data folder when there is none (a new user's first query)."""
+        s = self.settings
+        if not self.store.exists():
+            if not Path(s.data_dir).is_dir():
+                raise IndexMissingError(
+                    f"No index at {self.store.root} and no data folder at {s.data_dir}. "
+                    "Add articles there or set RAG_DATA_DIR, then run 'rag ingest'."
+                )
+            log.warning("No index yet: building it from %s", s.data_dir)
+            self._ingest([Path(s.data_dir)])
+        expect = {"embed_model": self.embedder.name,
+                  "chunker": chunker_settings(s.chunk_words, s.chunk_overlap)}
+        data = self.store.load(expect=expect)
+        return Retriever(data, self.embedder, candidates=s.candidates, rrf_k=s.rrf_k)
+
+    def _ingest(self, paths: Sequence[Path], rebuild: bool = False, progress: Progress | None = None,
+                lock_wait_s: float = 30.0) -> IngestReport:
+        s = self.settings
+        return ingest(paths, self.store, self.embedder, chunk_words=s.chunk_words, overlap=s.chunk_overlap,
+                      base=Path(s.data_dir), rebuild=rebuild, progress=progress, lock_wait_s=lock_wait_s)
+
+    # ---------- PipelineAPI ----------
+    def warm_up(self) -> None:
+        _ = self.retriever
+        self.embedder.embed(["warm up"])
+        self.answerer.warm_up()
+        self._ready.set()
+
+    def is_ready(self) -> bool:
+        return self._ready.is_set()
+
+    def search(self, query: str, k: int | None = None) -> list[Passage]:
+        return self.retriever.search(query, k or self.settings.top_k)
+
+    def ingest(self, paths: Sequence[Path] | None = None, progress: Progress | None = None,
+               rebuild: bool = False) -> IngestReport:
+        report = self._ingest(list(paths) if paths else [Path(self.settings.data_dir)], rebuild, progress)
+        with self._lock:
+            self._retriever = None  # the next search loads the new version
+        return report
+
+    def documents(self) -> list[DocumentInfo]:
+        data = self.retriever.data
+        return [
+            DocumentInfo(d.doc, d.title, d.outlet, d.published, len(data.by_doc.get(d.doc, [])))
+            for d in sorted(data.documents.values(), key=lambda d: (d.published or "", d.doc), reverse=True)
+        ]
+
+    def document_text(self, doc: str) -> str:
+        d = self.retriever.data.documents.get(doc)
+        return d.text if d else ""
+
+    @property
+    def answerer(self):
+        with self._lock:
+            if self._answerer is None:
+                from rag.answer import Answerer
+
+                self._answerer = Answerer(self)
+            return self._answerer
+
+    def answer(self, question: str, history: History | None = None) -> Answer:
+        return self.answerer.answer(question, history)
+
+    def answer_stream(self, question: str, history: History | None = None) -> Iterator[StreamEvent]:
+        return self.answerer.answer_stream(question, history)

@@ -1,0 +1,91 @@
+"""Hybrid retrieval: dense (FAISS) and keyword (BM25) candidates fused by reciprocal rank fusion."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+import numpy as np
+
+from rag.embed import Embedder
+from rag.keyword import BM25Index, tokenize
+from rag.schema import Passage
+from rag.store import IndexData
+
+log = logging.getLogger(__name__)
+
+DUPLICATE_JACCARD = 0.8
+
+
+@dataclass
+class Candidate:
+    row: int
+    dense: float | None = None
+    keyword: float | None = None
+    fused: float = 0.0
+
+
+class Retriever:
+    """Holds one index version in memory plus its BM25 index; immutable once built."""
+
+    def __init__(self, data: IndexData, embedder: Embedder, candidates: int = 30, rrf_k: int = 60) -> None:
+        self.data = data
+        self.embedder = embedder
+        self.candidates = candidates
+        self.rrf_k = rrf_k
+        self.bm25 = BM25Index([c.text for c in data.chunks])
+        self._tokens: dict[int, frozenset[str]] = {}
+
+    def dense(self, query: str, n: int) -> list[tuple[int, float]]:
+        if not self.data.chunks:
+            return []
+        qv = self.embedder.embed([query])
+        scores, ids = self.data.faiss_index.search(np.ascontiguousarray(qv, dtype=np.float32),
+                                                   min(n, len(self.data.chunks)))
+        return [(int(i), float(s)) for i, s in zip(ids[0], scores[0]) if i >= 0]
+
+    def search(self, query: str, k: int = 5) -> list[Passage]:
+        n = max(self.candidates, k)
+        cands: dict[int, Candidate] = {}
+        for rank, (row, score) in enumerate(self.dense(query, n)):
+            c = cands.setdefault(row, Candidate(row))
+            c.dense = score
+            c.fused += 1.0 / (self.rrf_k + rank + 1)
+        for rank, (row, score) in enumerate(self.bm25.search(query, n)):
+            c = cands.setdefault(row, Candidate(row))
+            c.keyword = score
+            c.fused += 1.0 / (self.rrf_k + rank + 1)
+        ranked = sorted(cands.values(), key=lambda c: (-c.fused, c.row))
+        kept: list[Candidate] = []
+        for c in ranked:
+            if any(self._near_duplicate(c.row, o.row) for o in kept):
+                continue
+            kept.append(c)
+            if len(kept) == k:
+                break
+        return [self._passage(c, i + 1) for i, c in enumerate(kept)]
+
+    def _near_duplicate(self, a: int, b: int) -> bool:
+        ta, tb = self._token_set(a), self._token_set(b)
+        if not ta or not tb:
+            return False
+        return len(ta & tb) / len(ta | tb) >= DUPLICATE_JACCARD
+
+    def _token_set(self, row: int) -> frozenset[str]:
+        if row not in self._tokens:
+            self._tokens[row] = frozenset(tokenize(self.data.chunks[row].text, keep_stopwords=True))
+        return self._tokens[row]
+
+    def _passage(self, c: Candidate, rank: int) -> Passage:
+        chunk = self.data.chunks[c.row]
+        doc = self.data.documents.get(chunk.doc)
+        return Passage(
+            chunk=chunk,
+            title=doc.title if doc else "",
+            outlet=doc.outlet if doc else "",
+            published=doc.published if doc else "",
+            score=c.fused,
+            dense=c.dense,
+            keyword=c.keyword,
+            rank=rank,
+        )

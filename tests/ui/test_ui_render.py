@@ -1,0 +1,134 @@
+"""Rendering: escaping, paragraph context, per-turn anchors, refusal and query styling."""
+
+from __future__ import annotations
+
+import re
+
+from fake_pipeline import XSS_TEXT, FakePipeline
+
+from ui import render
+from ui.chat import failed_turn, finish_turn, history_of, messages_of, parse_history
+
+PAYLOADS = ("<script>window.__xss=1</script>", '<img src=x onerror="window.__xss=1">')
+
+
+def _answer(pipe: FakePipeline, q: str, history=None):
+    pipe.warm_up()
+    return pipe.answer(q, history)
+
+
+def test_fake_citations_are_exact_slices() -> None:
+    pipe = FakePipeline(token_delay_s=0)
+    ans = _answer(pipe, "Why did Putin enter Syria?")
+    assert not ans.refused and ans.citations
+    for c in ans.citations:
+        assert pipe.document_text(c.doc)[c.start : c.end] == c.quote
+
+
+def test_quote_context_expands_to_enclosing_paragraph() -> None:
+    text = "First para.\n\nAlpha beta. Gamma delta. Epsilon.\n\nLast para."
+    start = text.index("Gamma")
+    end = start + len("Gamma delta.")
+    before, quote, after = render.quote_context(text, start, end, "Gamma delta.")
+    assert (before, quote, after) == ("Alpha beta. ", "Gamma delta.", " Epsilon.")
+
+
+def test_quote_context_relocates_or_falls_back() -> None:
+    text = "One.\n\nTwo three four."
+    assert render.quote_context(text, 0, 3, "three") == ("Two ", "three", " four.")
+    assert render.quote_context(text, 0, 3, "missing quote") == ("", "missing quote", "")
+
+
+def test_quote_context_trims_long_paragraphs() -> None:
+    text = ("word " * 300) + "QUOTE" + (" word" * 300)
+    s = text.index("QUOTE")
+    before, quote, after = render.quote_context(text, s, s + 5, "QUOTE")
+    assert quote == "QUOTE" and before.startswith("…") and after.endswith("…")
+    assert len(before) <= render.CONTEXT_CHARS + 1 and len(after) <= render.CONTEXT_CHARS + 1
+
+
+def test_markers_link_to_turn_unique_anchors() -> None:
+    html = render.link_markers("A [1] and [2] and [1, 2] and [7].", 3, {1, 2})
+    assert html.count('href="#src-3-1"') == 2 and html.count('href="#src-3-2"') == 2
+    assert "[7]" in html and "src-3-7" not in html  # uncited numbers stay text
+
+
+def test_every_user_and_document_string_is_escaped() -> None:
+    pipe = FakePipeline(token_delay_s=0)
+    ans = _answer(pipe, "What did the security researchers publish?")
+    assert ans.citations and ans.citations[0].doc == "xss-test.html"
+    turn = finish_turn(1, "<b>q</b>" + PAYLOADS[0], ans, pipe)
+    out = render.sources_panel([turn]) + "".join(m["content"] for m in messages_of([turn]))
+    for p in PAYLOADS + ("<b>you</b>", "<b>q</b>", "<script>Weekly"):
+        assert p not in out
+    assert "&lt;script&gt;window.__xss=1&lt;/script&gt;" in out
+    assert "onerror=&quot;window.__xss=1&quot;" in out
+    assert not re.search(r"<(script|img)\b", out)
+
+
+def test_sources_panel_marks_quote_inside_paragraph() -> None:
+    pipe = FakePipeline(token_delay_s=0)
+    ans = _answer(pipe, "Why did Putin enter Syria?")
+    turn = finish_turn(1, ans.question, ans, pipe)
+    html = render.sources_panel([turn])
+    c = ans.citations[0]
+    assert f'id="src-1-{c.n}"' in html
+    assert f"<mark>{render.escape(c.quote)}</mark>" in html
+    assert render.escape("Western governments said most of the first strikes") in html  # rest of paragraph
+    assert "The Global Ledger · 2015-10-02" in html and "Why Russia went into Syria" in html
+    assert "Retrieval scores (3 passages)" in html and "<td>0.016</td>" in html
+
+
+def test_earlier_turns_keep_their_own_sources() -> None:
+    pipe = FakePipeline(token_delay_s=0)
+    a1 = _answer(pipe, "Why did Putin enter Syria?")
+    t1 = finish_turn(1, a1.question, a1, pipe)
+    a2 = pipe.answer("Where is the naval base?", history_of([t1]))  # short follow-up: query is rewritten
+    t2 = finish_turn(2, a2.question, a2, pipe)
+    html = render.sources_panel([t1, t2])
+    assert html.index('id="turn-2"') < html.index('id="turn-1"')  # newest first
+    assert '<details class="rag-turn" id="turn-2" open>' in html
+    assert '<details class="rag-turn" id="turn-1">' in html
+    assert 'id="src-1-1"' in html and 'id="src-2-1"' in html
+    msgs = messages_of([t1, t2])
+    assert "#src-1-1" in msgs[1]["content"] and "#src-2-" not in msgs[1]["content"]
+    assert "#src-2-1" in msgs[3]["content"]
+    assert "Searched for:" in msgs[3]["content"]  # follow-up query differs from the question
+    assert "Searched for:" not in msgs[1]["content"]
+
+
+def test_refusal_and_error_look_different() -> None:
+    pipe = FakePipeline(token_delay_s=0)
+    ans = _answer(pipe, "What is the capital of Mars?")
+    assert ans.refused and ans.answer.startswith("The articles don't say")
+    t = finish_turn(1, ans.question, ans, pipe)
+    assert 'class="rag-answer rag-refused"' in render.answer_message(t)
+    assert "No sources cited" in render.sources_panel([t])
+    err = failed_turn(2, "q", "Index <locked>")
+    assert 'class="rag-error"' in render.answer_message(err) and "&lt;locked&gt;" in render.answer_message(err)
+    assert history_of([t, err]) == [{"role": "user", "content": ans.question},
+                                    {"role": "assistant", "content": ans.answer}]
+
+
+def test_messages_never_contain_blank_lines() -> None:
+    """A blank line would end the HTML block and let Markdown process model text."""
+    t = {"n": 1, "question": "a\n\nb", "final": True, "answer": "x\n\n<y>\r\n[1]", "refused": False,
+         "query": "", "notice": "", "citations": [], "passages": [], "error": ""}
+    for m in messages_of([t]):
+        assert "\n" not in m["content"]
+
+
+def test_parse_history_accepts_json_and_rejects_junk() -> None:
+    import gradio as gr
+    import pytest
+
+    msgs = [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "hello"}]
+    assert parse_history("") == []
+    assert parse_history('[{"role": "user", "content": "hi"}, {"role": "assistant", "content": "hello"}]') == msgs
+    for bad in ("{not json", '{"role": "user"}', '[{"role": "hacker", "content": "x"}]', '[{"role": "user"}]'):
+        with pytest.raises(gr.Error):
+            parse_history(bad)
+
+
+def test_xss_fixture_text_is_in_the_corpus() -> None:
+    assert all(p in XSS_TEXT for p in PAYLOADS)

@@ -1,0 +1,194 @@
+"""HTML for chat messages and the sources panel.
+
+Every string that comes from a user, a document or the model goes through `html.escape` before any
+markup is added, so article text such as `<script>` shows up as text and never runs. The chat
+messages are single-line HTML blocks (newlines become `<br>`), which keeps Markdown from touching
+model text and keeps the chatbot's own sanitiser as a second line of defence.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+from html import escape
+from typing import Any
+
+CONTEXT_CHARS = 420  # at most this much paragraph text is shown on each side of a quote
+_MARKER = re.compile(r"\[(\d+(?:\s*,\s*\d+)*)\]")
+
+Turn = dict[str, Any]  # one question/answer exchange as kept in gr.State (see ui.chat)
+
+
+def esc(text: object) -> str:
+    """Escape text for HTML, newlines as <br> so a message never contains a blank line."""
+    return escape(str(text or "")).replace("\r\n", "\n").replace("\n", "<br>")
+
+
+def anchor_id(turn: int, n: int) -> str:
+    """Unique per turn, so markers of earlier answers keep pointing at their own sources."""
+    return f"src-{turn}-{n}"
+
+
+def link_markers(escaped: str, turn: int, cited: set[int]) -> str:
+    """Turn `[1]` / `[1, 2]` in already-escaped text into links to this turn's source cards."""
+
+    def one(n: str) -> str:
+        k = int(n)
+        if k not in cited:
+            return f"[{k}]"
+        return (
+            f'<a class="rag-cite" href="#{anchor_id(turn, k)}" data-turn="{turn}" data-n="{k}" '
+            f'title="Show source [{k}]">[{k}]</a>'
+        )
+
+    def repl(m: re.Match[str]) -> str:
+        return "".join(one(n.strip()) for n in m.group(1).split(","))
+
+    return _MARKER.sub(repl, escaped)
+
+
+def _norm(s: str) -> str:
+    return " ".join(s.lower().split()).rstrip("?.! ")
+
+
+def user_message(question: str) -> str:
+    return f'<div class="rag-question">{esc(question)}</div>'
+
+
+def status_message(text: str) -> str:
+    return f'<div class="rag-status"><span class="rag-spinner"></span>{esc(text)}</div>'
+
+
+def draft_message(draft: str) -> str:
+    return f'<div class="rag-answer rag-draft">{esc(draft)}<span class="rag-caret">▍</span></div>'
+
+
+def error_message(text: str) -> str:
+    return f'<div class="rag-error">⚠ {esc(text)}</div>'
+
+
+def answer_message(turn: Turn) -> str:
+    """The final answer: markers linked, refusals styled apart, the search query in small print."""
+    if turn.get("error"):
+        return error_message(turn["error"])
+    n = int(turn["n"])
+    cited = {int(c["n"]) for c in turn.get("citations", [])}
+    body = link_markers(esc(turn.get("answer", "")), n, cited)
+    cls = "rag-answer rag-refused" if turn.get("refused") else "rag-answer"
+    parts = [f'<div class="{cls}">{body}</div>']
+    query = str(turn.get("query") or "")
+    if query and _norm(query) != _norm(str(turn.get("question", ""))):
+        parts.append(f'<div class="rag-query">Searched for: “{esc(query)}”</div>')
+    if turn.get("notice"):
+        parts.append(f'<div class="rag-query">Note: {esc(turn["notice"])}</div>')
+    return "".join(parts)
+
+
+def quote_context(text: str, start: int, end: int, quote: str) -> tuple[str, str, str]:
+    """(before, quote, after) within the enclosing paragraph of `text`.
+
+    The paragraph is the "\n\n"-separated block around [start, end). If the offsets do not match
+    the quote (the document changed since), the quote is looked up again and shown alone if lost.
+    """
+    if not text or text[start:end] != quote:
+        found = text.find(quote) if text and quote else -1
+        if found < 0:
+            return "", quote, ""
+        start, end = found, found + len(quote)
+    ps = text.rfind("\n\n", 0, start)
+    ps = 0 if ps < 0 else ps + 2
+    pe = text.find("\n\n", end)
+    pe = len(text) if pe < 0 else pe
+    before, after = text[ps:start], text[end:pe]
+    if len(before) > CONTEXT_CHARS:
+        cut = before[-CONTEXT_CHARS:]
+        before = "…" + cut[cut.find(" ") + 1 :] if " " in cut else "…" + cut
+    if len(after) > CONTEXT_CHARS:
+        cut = after[:CONTEXT_CHARS]
+        after = (cut[: cut.rfind(" ")] if " " in cut else cut) + "…"
+    return before, text[start:end], after
+
+
+def with_context(citations: Sequence[dict], document_text: Callable[[str], str]) -> list[dict]:
+    """Copy citations adding `before`/`after` paragraph text, fetched once per document."""
+    texts: dict[str, str] = {}
+    out = []
+    for c in citations:
+        doc = str(c.get("doc", ""))
+        if doc not in texts:
+            try:
+                texts[doc] = document_text(doc) or ""
+            except Exception:  # noqa: BLE001 - a missing document only loses the context, not the answer
+                texts[doc] = ""
+        before, quote, after = quote_context(texts[doc], int(c["start"]), int(c["end"]), str(c["quote"]))
+        out.append({**c, "quote": quote, "before": before, "after": after})
+    return out
+
+
+def _fmt(x: object) -> str:
+    return "–" if x is None else f"{float(x):.3f}"  # type: ignore[arg-type]
+
+
+def _scores_table(passages: Sequence[dict]) -> str:
+    if not passages:
+        return ""
+    rows = "".join(
+        f"<tr><td>{int(p.get('rank', i + 1))}</td><td class='rag-doc'>{esc(p.get('doc'))}</td>"
+        f"<td>{_fmt(p.get('score'))}</td><td>{_fmt(p.get('dense'))}</td><td>{_fmt(p.get('keyword'))}</td></tr>"
+        for i, p in enumerate(passages)
+    )
+    return (
+        f'<details class="rag-scores"><summary>Retrieval scores ({len(passages)} passages)</summary>'
+        '<table><thead><tr><th>Rank</th><th>Document</th><th>Fused</th><th>Dense</th><th>Keyword</th></tr></thead>'
+        f"<tbody>{rows}</tbody></table></details>"
+    )
+
+
+def _card(turn: int, c: dict) -> str:
+    meta = " · ".join(esc(x) for x in (c.get("outlet"), c.get("published")) if x)
+    doc = f'<span class="rag-doc">{esc(c.get("doc"))}</span>'
+    return (
+        f'<div class="rag-card" id="{anchor_id(turn, int(c["n"]))}">'
+        f'<div class="rag-card-head"><span class="rag-n">[{int(c["n"])}]</span>'
+        f'<span class="rag-title">{esc(c.get("title") or c.get("doc"))}</span></div>'
+        f'<div class="rag-meta">{meta + " · " if meta else ""}{doc}</div>'
+        f'<blockquote class="rag-para">{escape(str(c.get("before", "")))}'
+        f'<mark>{escape(str(c.get("quote", "")))}</mark>{escape(str(c.get("after", "")))}</blockquote></div>'
+    )
+
+
+def _turn_section(t: Turn, latest: bool) -> str:
+    n = int(t["n"])
+    if t.get("error"):
+        body = '<p class="rag-empty">No answer: an error occurred.</p>'
+    elif t.get("citations"):
+        body = '<div class="rag-cards">' + "".join(_card(n, c) for c in t["citations"]) + "</div>"
+    else:
+        body = '<p class="rag-empty">No sources cited for this answer.</p>'
+    body += _scores_table(t.get("passages", []))
+    return (
+        f'<details class="rag-turn" id="turn-{n}"{" open" if latest else ""}>'
+        f'<summary><span class="rag-turn-no">Q{n}</span> {esc(t.get("question", ""))}</summary>'
+        f"{body}</details>"
+    )
+
+
+EMPTY_SOURCES = (
+    '<div class="rag-sources"><p class="rag-placeholder">The quoted passages behind each answer appear '
+    "here. Click a marker such as [1] in an answer to jump to its source.</p></div>"
+)
+
+
+def sources_panel(turns: Sequence[Turn]) -> str:
+    """All turns, newest first and open; earlier turns folded but still linkable by their markers."""
+    done = [t for t in turns if t.get("final")]
+    if not done:
+        return EMPTY_SOURCES
+    sections = "".join(_turn_section(t, i == 0) for i, t in enumerate(reversed(done)))
+    return f'<div class="rag-sources">{sections}</div>'
+
+
+def banner(kind: str, text: str) -> str:
+    """The status line under the header: kind is "loading", "ready" or "error"."""
+    spin = '<span class="rag-spinner"></span>' if kind == "loading" else ""
+    return f'<div class="rag-banner rag-banner-{escape(kind)}">{spin}{esc(text)}</div>'
