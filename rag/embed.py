@@ -98,9 +98,8 @@ _TOKEN = re.compile(r"\w+")
 
 
 class HashEmbedder:
-    """Deterministic bag-of-words vectors: each token gets a SHA-256-seeded random direction.
-
-    Texts that share words get similar vectors, which is enough to test retrieval without a model.
+    """Deterministic bag-of-words vectors: each content word (stemmed, no stopwords) gets a SHA-256-seeded
+    random direction. Texts that share words get similar vectors: enough to test retrieval without a model.
     """
 
     def __init__(self, dim: int = 64, name: str = "hash-embedder") -> None:
@@ -121,8 +120,10 @@ class HashEmbedder:
         self.calls += 1
         self.texts_embedded += len(texts)
         out = np.zeros((len(texts), self._dim), dtype=np.float32)
+        from rag.keyword import tokenize
+
         for i, t in enumerate(texts):
-            for tok in _TOKEN.findall(t.lower()):
+            for tok in tokenize(t) or _TOKEN.findall(t.lower()):
                 out[i] += self._token_vec(tok)
             n = np.linalg.norm(out[i])
             out[i] = out[i] / n if n > 0 else self._token_vec("\x00empty")

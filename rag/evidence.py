@@ -83,6 +83,8 @@ def _same_word(a: str, b: str) -> bool:
     short, long_ = (a, b) if len(a) <= len(b) else (b, a)
     if len(short) >= 5 and short in long_:
         return True
+    if len(short) >= 3 and long_.startswith(short) and len(long_) - len(short) <= 2:
+        return True  # "vot"/"vote": what the light stemmer leaves of "voted"
     n = 0
     for x, y in zip(a, b):
         if x != y:

@@ -13,7 +13,8 @@ from rag.errors import ModelLoadError
 
 log = logging.getLogger(__name__)
 
-Messages = Sequence[dict]  # [{"role": "system"|"user"|"assistant", "content": str}]
+Messages = Sequence[dict]
+REPETITION_PENALTY = 1.1  # [{"role": "system"|"user"|"assistant", "content": str}]
 
 
 class Generator(Protocol):
@@ -38,18 +39,23 @@ class TransformersGenerator:
         self.trust_remote_code = trust_remote_code
         self.name = name or (f"{model}/{gguf_file}" if gguf_file else model)
         self._model = None
+        self._decoder = None  # bf16 copy used for decoding on CPU
         self._tok = None
         self._lock = threading.Lock()  # one generation at a time: CPU threads are the bottleneck anyway
         self._load_lock = threading.Lock()
         self.device = "cpu"
 
+    def _split_precision(self, device: str) -> bool:
+        return device == "cpu" and self.dtype_req == "auto"
+
     def _dtype(self, torch, device: str):
         if self.dtype_req != "auto":
             return getattr(torch, self.dtype_req)
-        if device == "cuda":
-            return torch.bfloat16
-        # measured on a 2-core CPU with SmolLM2-135M: float32 decodes as fast as bf16 and is exact
-        return torch.float32
+        if self._split_precision(device):
+            return torch.float32  # the prefill copy; see _load
+        # decoding is memory-bound: bf16 halves the bytes read per token. Measured with SmolLM2-135M on a
+        # 2-core CPU: 36 ms/token in bf16 against 71 ms in float32
+        return torch.bfloat16
 
     def _load(self):
         with self._load_lock:
@@ -84,6 +90,12 @@ class TransformersGenerator:
                 ) from e
             self.device = device
             self._model, self._tok = model, tok
+            if self._split_precision(device):
+                import copy
+
+                # prefill in float32 (bf16 matmuls on a CPU without bf16 units are 6x slower for long prompts),
+                # decode in bf16 (memory-bound: half the bytes per token, ~2x faster)
+                self._decoder = copy.deepcopy(model).to(torch.bfloat16).eval()
             log.info("language model %s loaded on %s (%s) in %.1f s", self.name, device, model.dtype,
                      time.perf_counter() - t0)
             return model, tok
@@ -134,13 +146,51 @@ class TransformersGenerator:
             pass
 
     def stream(self, messages: Messages, max_new_tokens: int = 64) -> Iterator[str]:
-        import torch
-        from transformers import TextIteratorStreamer
-
         model, tok = self._load()
         inputs = tok.apply_chat_template(list(messages), add_generation_prompt=True, return_tensors="pt",
                                          return_dict=True)
         inputs = {k: v.to(self.device) for k, v in inputs.items()}
+        if self._decoder is not None:
+            return self._stream_split(inputs["input_ids"], max_new_tokens)
+        return self._stream_generate(inputs, max_new_tokens)
+
+    def _stream_split(self, input_ids, max_new_tokens: int) -> Iterator[str]:
+        """Greedy decoding with repetition penalty, prefill and decode in different precisions."""
+        import torch
+
+        tok = self._tok
+        eos = _eos_ids(self._model, tok)
+        seen = set(input_ids[0].tolist())
+        generated: list[int] = []
+        text = ""
+        with self._lock, torch.inference_mode():
+            out = self._model(input_ids=input_ids, use_cache=True, logits_to_keep=1)
+            cache = out.past_key_values
+            for layer in getattr(cache, "layers", []):
+                layer.keys = layer.keys.to(torch.bfloat16)
+                layer.values = layer.values.to(torch.bfloat16)
+            logits = out.logits[0, -1].float()
+            for _ in range(max_new_tokens):
+                idx = torch.tensor(sorted(seen))
+                vals = logits[idx]
+                logits[idx] = torch.where(vals > 0, vals / REPETITION_PENALTY, vals * REPETITION_PENALTY)
+                nxt = int(logits.argmax())
+                if nxt in eos:
+                    break
+                generated.append(nxt)
+                seen.add(nxt)
+                new_text = tok.decode(generated, skip_special_tokens=True)
+                if len(new_text) > len(text) and not new_text.endswith("\ufffd"):
+                    yield new_text[len(text):]
+                    text = new_text
+                out = self._decoder(input_ids=torch.tensor([[nxt]]), past_key_values=cache, use_cache=True)
+                logits = out.logits[0, -1].float()
+
+    def _stream_generate(self, inputs, max_new_tokens: int) -> Iterator[str]:
+        import torch
+        from transformers import TextIteratorStreamer
+
+        model, tok = self._model, self._tok
         from transformers import StoppingCriteria, StoppingCriteriaList
 
         streamer = TextIteratorStreamer(tok, skip_prompt=True, skip_special_tokens=True, timeout=120)
@@ -157,7 +207,7 @@ class TransformersGenerator:
             try:
                 with torch.inference_mode():
                     model.generate(**inputs, streamer=streamer, max_new_tokens=max_new_tokens, do_sample=False,
-                                   repetition_penalty=1.1, pad_token_id=tok.pad_token_id,
+                                   repetition_penalty=REPETITION_PENALTY, pad_token_id=tok.pad_token_id,
                                    stopping_criteria=StoppingCriteriaList([_StopWhenAsked()]))
             except BaseException as e:  # noqa: BLE001 - re-raised in the caller's thread
                 errors.append(e)
@@ -166,14 +216,17 @@ class TransformersGenerator:
         with self._lock:
             thread = threading.Thread(target=run, daemon=True)
             thread.start()
+            finished = False
             try:
                 for piece in streamer:
                     if piece:
                         yield piece
+                finished = True
             finally:
-                stop.set()
-                for _ in streamer:  # drain so generate() can finish
-                    pass
+                if not finished:  # the consumer stopped early: end generation, drain what is queued
+                    stop.set()
+                    for _ in streamer:
+                        pass
                 thread.join()
         if errors:
             raise errors[0]
@@ -207,6 +260,14 @@ def make_generator(settings) -> Generator:
     model, gguf = settings.resolved_llm()
     return TransformersGenerator(model, gguf, device=settings.device, dtype=settings.llm_dtype,
                                  trust_remote_code=settings.trust_remote_code, cache_dir=str(settings.cache_path))
+
+
+def _eos_ids(model, tok) -> set[int]:
+    ids = model.generation_config.eos_token_id
+    out = set(ids if isinstance(ids, list) else [ids] if ids is not None else [])
+    if tok.eos_token_id is not None:
+        out.add(tok.eos_token_id)
+    return out
 
 
 def _file_sha256(path: str) -> str:

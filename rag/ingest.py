@@ -58,7 +58,7 @@ def ingest(
     store: IndexStore,
     embedder: Embedder,
     *,
-    chunk_words: int = 90,
+    chunk_words: int = 150,
     overlap: int = 1,
     base: Path | None = None,
     rebuild: bool = False,

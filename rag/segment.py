@@ -88,7 +88,7 @@ def chunk_id(doc: str, start: int, text: str) -> str:
     return hashlib.sha256(f"{doc}\x00{start}\x00{text}".encode()).hexdigest()[:16]
 
 
-def chunk_document(doc: str, text: str, chunk_words: int = 90, overlap: int = 1) -> list[Chunk]:
+def chunk_document(doc: str, text: str, chunk_words: int = 150, overlap: int = 1) -> list[Chunk]:
     """Greedy runs of whole sentences up to ~`chunk_words` words, neighbours sharing `overlap` sentences."""
     sentences = split_sentences(text)
     chunks: list[Chunk] = []

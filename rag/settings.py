@@ -39,7 +39,7 @@ class Settings:
     device: str = "auto"  # auto | cpu | cuda
     trust_remote_code: bool = False
     max_new_tokens: int = 64
-    chunk_words: int = 90
+    chunk_words: int = 150
     chunk_overlap: int = 1  # sentences shared by neighbouring chunks
     top_k: int = 5
     candidates: int = 30  # per retriever, before fusion

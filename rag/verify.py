@@ -27,6 +27,10 @@ COMMON_CAPITALISED = {w.capitalize() for w in STOPWORDS} | {
 }
 
 
+# Words of a model talking about its instructions ("the quote provided by the user") rather than the news.
+PROMPT_TALK = frozenset(tokenize("quote quotes quoted user prompt passage passages question questions instructions"))
+
+
 @dataclass
 class Support:
     ok: bool
@@ -69,6 +73,8 @@ def check_sentence(sentence: str, evidence: Sequence[str], context: Sequence[str
     terms = content_terms(sentence)
     if not terms:
         return Support(False, [], 0.0, 0.0, "no content words")
+    if terms & PROMPT_TALK:
+        return Support(False, [], 0.0, 0.0, "talks about the prompt, not the news")
     found = [_matched(terms, content_terms(e)) for e in evidence]
     order = sorted(range(len(evidence)), key=lambda i: -len(found[i]))
     # the fewest evidence sentences that together hold the sentence's words
@@ -95,7 +101,9 @@ def check_sentence(sentence: str, evidence: Sequence[str], context: Sequence[str
     if not close:
         return Support(False, sources, overlap, cosine,
                        f"{novel} of its {len(terms)} content words are not in the evidence")
-    missing_names = {n for n in names_in(sentence) if n not in support_context}
+    opening = sentence.lstrip(" “\"‘'(")
+    missing_names = {n for n in names_in(sentence) if n not in support_context
+                     and not (opening.startswith(n) and n.lower() in support_context.lower())}
     if missing_names:
         return Support(False, sources, overlap, cosine, f"names not in the evidence: {sorted(missing_names)}")
     missing_nums = numbers_in(sentence) - numbers_in(support_text)

@@ -62,11 +62,12 @@ def _build(pipeline: PipelineAPI, settings: Settings) -> tuple[gr.Blocks, Warmup
     warmup = Warmup(pipeline)
     chat = make_chat(pipeline, warmup)
 
-    def status() -> tuple[str, Any, Any]:
+    def status() -> tuple[Any, Any, Any]:
         """(banner, timer update, library table): polled until loading has finished."""
         warmup.start()
         if warmup.error:
-            return gr.HTML(render.banner("error", warmup.error), visible=True), gr.Timer(active=False), gr.skip()
+            error = gr.HTML(render.banner("error", warmup.error), visible=True)
+            return error, gr.Timer(active=False), gr.skip()
         if warmup.ready:
             rows = document_rows(pipeline, warmup)
             return gr.HTML(render.banner("ready", "Ready"), visible=False), gr.Timer(active=False), _table(rows)
@@ -74,6 +75,9 @@ def _build(pipeline: PipelineAPI, settings: Settings) -> tuple[gr.Blocks, Warmup
 
     def clear() -> tuple[str, list, str, list]:
         return "", [], render.EMPTY_SOURCES, []
+
+    def rows() -> dict[str, Any]:
+        return _table(document_rows(pipeline, warmup))
 
     with gr.Blocks(title=TITLE, analytics_enabled=False) as demo:
         gr.HTML(
@@ -93,16 +97,16 @@ def _build(pipeline: PipelineAPI, settings: Settings) -> tuple[gr.Blocks, Warmup
                             placeholder="Ask a question about the articles, or try one of the examples below.",
                         )
                         question = gr.Textbox(
-                            label="Question", placeholder="Ask about the news…", show_label=False, submit_btn="Ask",
-                            elem_id="rag-question", autofocus=True,
+                            label="Question", placeholder="Ask about the news…", show_label=False,
+                            submit_btn="Ask", elem_id="rag-question", autofocus=True,
                         )
                         with gr.Row(elem_classes="rag-examples"):
                             examples = [gr.Button(q, size="sm", variant="secondary") for q in EXAMPLES]
                         clear_btn = gr.Button("Clear conversation", size="sm", variant="secondary")
                     with gr.Column(scale=2, min_width=340):
                         gr.Markdown("### Sources")
-                        sources = gr.HTML(render.EMPTY_SOURCES, label="Sources", js_on_load=None, elem_id="rag-sources",
-                                          max_height=680)
+                        sources = gr.HTML(render.EMPTY_SOURCES, label="Sources", js_on_load=None,
+                                          elem_id="rag-sources", max_height=680)
             with gr.Tab("Library", id="library") as library_tab:
                 gr.Markdown(
                     f"Articles in the index. Add {', '.join(ALLOWED_SUFFIXES)} files "
@@ -120,12 +124,9 @@ def _build(pipeline: PipelineAPI, settings: Settings) -> tuple[gr.Blocks, Warmup
 
         chat_io = dict(outputs=[question, chatbot, sources, turns], show_progress="minimal",
                        concurrency_id=PIPELINE_GROUP, concurrency_limit=1)
-        question.submit(chat, [question, turns], api_name="chat", **chat_io)
-        for b in examples:
-            b.click(chat, [b, turns], api_visibility="private", **chat_io)
-        clear_btn.click(clear, None, [question, chatbot, sources, turns], api_visibility="private", queue=False)
-
-        rows = lambda: _table(document_rows(pipeline, warmup))  # noqa: E731
+        asked = [question.submit(chat, [question, turns], api_name="chat", **chat_io)]
+        asked += [b.click(chat, [b, turns], api_visibility="private", **chat_io) for b in examples]
+        clear_btn.click(clear, None, [question, chatbot, sources, turns], api_visibility="private", cancels=asked)
         refresh_btn.click(rows, None, table, api_visibility="private")
         library_tab.select(rows, None, table, api_visibility="private", show_progress="hidden")
         add_btn.click(make_add_files(pipeline, settings, warmup), [upload], [report, table, upload],

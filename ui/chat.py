@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import gradio as gr
@@ -67,7 +67,7 @@ def failed_turn(n: int, question: str, error: str) -> Turn:
             "notice": "", "citations": [], "passages": [], "error": error}
 
 
-def make_chat(pipeline: PipelineAPI, warmup: Warmup):
+def make_chat(pipeline: PipelineAPI, warmup: Warmup) -> Callable[[str, list[Turn] | None], Iterator[Outputs]]:
     """The streaming chat handler: yields (cleared box, messages, sources, turns) after each step."""
 
     def chat(question: str, turns: list[Turn] | None) -> Iterator[Outputs]:
@@ -91,14 +91,17 @@ def make_chat(pipeline: PipelineAPI, warmup: Warmup):
                 yield "", messages_of(turns), render.sources_panel(turns), turns
                 return
         yield view(render.status_message("Searching the articles…"))
-        draft, final = "", None
+        draft, query, final = "", "", None
         try:
             for ev in pipeline.answer_stream(q, history_of(turns)):
-                if ev.kind == "passages":
-                    yield view(render.status_message(f"Reading {len(ev.data)} passages…"))
+                if ev.kind == "query":
+                    query = str(ev.data or "")
+                elif ev.kind == "passages":
+                    msg = render.status_message(f"Reading {len(ev.data)} passages…")
+                    yield view(msg + render.query_note(q, query))
                 elif ev.kind == "token":
                     draft += str(ev.data)
-                    yield view(render.draft_message(draft))
+                    yield view(render.draft_message(draft) + render.query_note(q, query))
                 elif ev.kind == "answer":
                     final = ev.data
             if final is None:
@@ -135,7 +138,7 @@ def parse_history(history: str | list | None) -> list[dict]:
     return [{"role": m["role"], "content": m["content"]} for m in data]  # type: ignore[union-attr]
 
 
-def make_ask(pipeline: PipelineAPI, warmup: Warmup):
+def make_ask(pipeline: PipelineAPI, warmup: Warmup) -> Callable[[str, str], dict]:
     """The `/ask` API: the same JSON as `rag ask --json`."""
 
     def ask(question: str, history: str = "") -> dict:

@@ -67,6 +67,13 @@ def error_message(text: str) -> str:
     return f'<div class="rag-error">⚠ {esc(text)}</div>'
 
 
+def query_note(question: str, query: str) -> str:
+    """Small print with the search query, only when it differs from what the user typed."""
+    if not query or _norm(query) == _norm(question):
+        return ""
+    return f'<div class="rag-query">Searched for: “{esc(query)}”</div>'
+
+
 def answer_message(turn: Turn) -> str:
     """The final answer: markers linked, refusals styled apart, the search query in small print."""
     if turn.get("error"):
@@ -76,9 +83,7 @@ def answer_message(turn: Turn) -> str:
     body = link_markers(esc(turn.get("answer", "")), n, cited)
     cls = "rag-answer rag-refused" if turn.get("refused") else "rag-answer"
     parts = [f'<div class="{cls}">{body}</div>']
-    query = str(turn.get("query") or "")
-    if query and _norm(query) != _norm(str(turn.get("question", ""))):
-        parts.append(f'<div class="rag-query">Searched for: “{esc(query)}”</div>')
+    parts.append(query_note(str(turn.get("question", "")), str(turn.get("query") or "")))
     if turn.get("notice"):
         parts.append(f'<div class="rag-query">Note: {esc(turn["notice"])}</div>')
     return "".join(parts)

@@ -154,8 +154,9 @@ class FakePipeline:
         citations: list[Citation] = []
         for p in passages[:2]:
             d = self._docs[p.chunk.doc]
-            best = max(sentences(d.text, p.chunk.start, p.chunk.end), key=lambda se: len(q & terms(d.text[se[0]:se[1]])))
-            if len(q & terms(d.text[best[0]:best[1]])) < (1 if not citations else 2):
+            overlap = lambda se: len(q & terms(d.text[se[0] : se[1]]))  # noqa: E731
+            best = max(sentences(d.text, p.chunk.start, p.chunk.end), key=overlap)
+            if overlap(best) < (1 if not citations else 2):
                 continue
             citations.append(Citation(len(citations) + 1, d.doc, d.title, d.published, d.text[best[0]:best[1]],
                                       best[0], best[1], d.outlet))

@@ -103,12 +103,17 @@ def test_refusal_is_styled_differently(page, serve, settings) -> None:
     color = refusal.evaluate("e => getComputedStyle(e).color")
     normal = page.evaluate("getComputedStyle(document.querySelector('#rag-chat .message')).color")
     assert color != normal
+    assert "No sources cited" in page.locator("#rag-sources").inner_text()
+    page.get_by_role("button", name="Clear conversation").click()
+    expect(page.locator("#rag-sources")).to_contain_text("appear here")
+    expect(page.locator("#rag-chat .rag-refused")).to_have_count(0)
 
 
 def test_document_markup_never_runs(page, serve, settings) -> None:
     srv: Server = serve(FakePipeline(token_delay_s=0.005), settings)
     page.goto(srv.url)
-    page.locator("#rag-question textarea").fill('What did the security researchers publish? <img src=x onerror="window.__xss=1">')
+    box = page.locator("#rag-question textarea")
+    box.fill('What did the security researchers publish? <img src=x onerror="window.__xss=1">')
     page.locator("#rag-question textarea").press("Enter")
     page.locator("#rag-sources mark").first.wait_for()
     page.get_by_role("tab", name="Library").click()

@@ -1,0 +1,138 @@
+"""The answering pipeline with a hash-seeded embedder and a scripted generator."""
+
+import json
+
+import pytest
+
+from rag.errors import EmptyQuestionError
+from rag.followup import is_follow_up, rewrite_query
+from rag.generate import ScriptedGenerator
+from rag.pipeline import Pipeline
+from rag.settings import Settings
+
+DOCS = {
+    "syria.md": (
+        "On Sept. 30, Sergei Ivanov asked the upper house of parliament to allow Russian warplanes to bomb Syria. "
+        "They obliged with a quick and unanimous vote in favor, and air strikes began a few hours later.\n\n"
+        "Putin was trying to end Russia's economically crippling isolation from the West. "
+        "“We are not so concerned with this citizen by the name of Assad,” says Andrei Klimov."
+    ),
+    "ukraine.md": (
+        "In September, Moscow ordered the separatist militias in eastern Ukraine to hold their fire. "
+        "The proxies announced that they were withdrawing their weapons.\n\n"
+        "Obama said Russia's air force did not distinguish between moderate rebels and extremists."
+    ),
+}
+
+
+@pytest.fixture
+def pipeline(tmp_path, hash_embedder):
+    data = tmp_path / "data"
+    data.mkdir()
+    for name, body in DOCS.items():
+        (data / name).write_text(f"---\ntitle: {name}\noutlet: Wire\npublished: '2015-10-14'\n---\n{body}")
+    settings = Settings(data_dir=data, index_dir=tmp_path / "index", chunk_words=40)
+    gen = ScriptedGenerator()
+    p = Pipeline(settings, embedder=hash_embedder, generator=gen)
+    p.gen = gen
+    return p
+
+
+def assert_citations_exact(p, answer):
+    assert answer.citations, "expected at least one citation"
+    for c in answer.citations:
+        assert c.quote and p.document_text(c.doc)[c.start : c.end] == c.quote
+        assert f"[{c.n}]" in answer.answer
+        assert c.title and c.published
+
+
+def test_first_question_builds_the_index(pipeline):
+    assert not pipeline.store.exists()
+    pipeline.gen.enqueue("Air strikes began a few hours later.")
+    pipeline.answer("When did the air strikes begin after the quick and unanimous vote?")
+    assert pipeline.store.exists()
+
+
+def test_faithful_model_sentence_is_kept_and_cited(pipeline):
+    pipeline.gen.enqueue("Air strikes began a few hours after the quick and unanimous vote.")
+    a = pipeline.answer("When did the air strikes begin after the quick and unanimous vote?")
+    assert not a.refused
+    assert a.answer.startswith("Air strikes began a few hours after the quick and unanimous vote [1].")
+    assert_citations_exact(pipeline, a)
+    assert "few hours later" in a.citations[0].quote
+    # the model saw the evidence, numbered, and the question
+    prompt = pipeline.gen.history[-1][-1]["content"]
+    assert "[1]" in prompt and "unanimous vote" in prompt and "When did the air strikes" in prompt
+
+
+def test_fabricated_sentence_is_replaced_by_the_quote(pipeline):
+    pipeline.gen.enqueue("Sergei Lavrov ordered 40 strikes a few hours after the vote.")
+    a = pipeline.answer("When did the air strikes begin after the quick and unanimous vote?")
+    assert "Lavrov" not in a.answer and "40" not in a.answer
+    assert "air strikes began a few hours later" in a.answer
+    assert_citations_exact(pipeline, a)
+
+
+def test_unanswerable_question_is_refused_with_the_closest_passage(pipeline):
+    pipeline.gen.enqueue("There were 34 warplanes.")
+    a = pipeline.answer("How many warplanes did Russia send to Syria?")
+    assert a.refused
+    assert a.answer.startswith("The articles don't say.")
+    assert "34" not in a.answer
+    assert_citations_exact(pipeline, a)
+    assert not pipeline.gen.history  # no model call for a refusal
+
+
+def test_off_topic_question_is_refused(pipeline):
+    a = pipeline.answer("What is the recipe for banana bread?")
+    assert a.refused
+
+
+def test_follow_up_query_uses_the_conversation(pipeline):
+    history = [
+        {"role": "user", "content": "Why did Putin bomb Syria?"},
+        {"role": "assistant", "content": "Putin was trying to end Russia's isolation from the West [1]."},
+    ]
+    pipeline.gen.enqueue("Putin was trying to end Russia's economically crippling isolation from the West.")
+    a = pipeline.answer("And what did Obama say about that?", history)
+    assert a.query != a.question
+    assert "Putin" in a.query and "Syria" in a.query and a.query.startswith("And what did Obama say")
+
+
+def test_follow_up_rules():
+    h = [{"role": "user", "content": "Why did Putin enter Syria?"}]
+    assert is_follow_up("and what did Obama say about that?")
+    assert not is_follow_up("Which city did ISIS push into in October 2015?")
+    assert rewrite_query("Who ordered the strikes there?", h) == "Who ordered the strikes there? (Putin enter Syria)"
+    assert rewrite_query("Which German leaders are mentioned in the articles?", h) == \
+        "Which German leaders are mentioned in the articles?"
+    assert rewrite_query("and why?", None) == "and why?"
+
+
+def test_stream_events_come_in_order(pipeline):
+    pipeline.gen.enqueue("Air strikes began a few hours after the quick and unanimous vote.")
+    events = list(pipeline.answer_stream("When did the air strikes begin after the quick and unanimous vote?"))
+    kinds = [e.kind for e in events]
+    assert kinds[0] == "query" and kinds[1] == "passages" and kinds[-1] == "answer"
+    assert kinds.count("token") > 3  # streamed in pieces
+    t = events[-1].data.timings
+    assert 0 <= t["retrieve_ms"] <= t["first_token_ms"] <= t["total_ms"]
+
+
+def test_json_contract(pipeline):
+    pipeline.gen.enqueue("Air strikes began a few hours after the quick and unanimous vote.")
+    d = json.loads(json.dumps(pipeline.answer("When did the air strikes begin after the quick and unanimous vote?").to_dict()))
+    assert {"question", "answer", "refused", "citations", "passages", "query", "timings"} <= set(d)
+    assert {"n", "doc", "title", "published", "quote", "start", "end"} <= set(d["citations"][0])
+    assert {"doc", "title", "published", "text", "start", "end", "score"} <= set(d["passages"][0])
+    assert {"retrieve_ms", "first_token_ms", "total_ms"} <= set(d["timings"])
+
+
+def test_empty_and_long_questions(pipeline):
+    for q in ["", "   ", "?!...", "\n"]:
+        with pytest.raises(EmptyQuestionError):
+            pipeline.answer(q)
+    assert not pipeline.gen.history
+    pipeline.gen.enqueue("Air strikes began a few hours later.")
+    a = pipeline.answer("How soon did the air strikes begin? " + "x" * 50_000)
+    assert a.notice and "2000" in a.notice and len(a.question) == 2000
