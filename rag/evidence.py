@@ -19,7 +19,7 @@ import numpy as np
 from rag.embed import Embedder
 from rag.keyword import tokenize
 from rag.schema import Document, Passage
-from rag.verify import names_in
+from rag.verify import COMMON_CAPITALISED, names_in
 
 SPEECH = re.compile(r"\b(said|says|say|told|tells|tell|according to|asked|added|wrote|declared|insist\w*|"
                     r"argued?|claim\w*|stated?|noted?|explained?)\b", re.I)
@@ -117,6 +117,24 @@ def quantity_focus(question: str) -> list[str]:
     return terms[-1:]
 
 
+_NOT_PEOPLE = {m.capitalize() for m in MONTHS} | {"Monday", "Tuesday", "Wednesday", "Thursday", "Friday",
+                                                 "Saturday", "Sunday"}
+_FULL_NAME = re.compile(r"\b([A-Z][a-z’'\-]+(?:\s+[A-Z][a-z’'\-]+)+)")
+_SPEAKER = re.compile(r"\b(?:says|said|told|tells|asks|asked)\s+([A-Z][a-z’'\-]+)|([A-Z][a-z’'\-]+)\s+(?:says|said|told)\b")
+
+
+def people_in(text: str) -> set[str]:
+    """Words that name people: parts of a full name ("Ash Carter") or the one who "said" something."""
+    out: set[str] = set()
+    for m in _FULL_NAME.finditer(text):
+        words = [w for w in m.group(1).split() if w not in _NOT_PEOPLE]
+        if len(words) >= 2:
+            out.update(words)
+    for m in _SPEAKER.finditer(text):
+        out.add(m.group(1) or m.group(2))
+    return out - COMMON_CAPITALISED
+
+
 class SentenceVectors:
     """An LRU cache of sentence embeddings, keyed by document and span, so repeat questions stay fast."""
 
@@ -197,17 +215,19 @@ class EvidenceSelector:
         cands.sort(key=lambda c: -c.score)
         best = cands[0]
         chosen = [best]
-        relative = self.relative
+        relative, on_topic = self.relative, self.weak_dense
         if MULTI_SOURCE.search(query):
             # a question about several articles or a comparison needs more than one piece of evidence
-            relative = 0.7
+            relative, on_topic = 0.7, self.weak_dense - 0.1
             for c in cands[1:]:
-                if c.doc not in {x.doc for x in chosen} and c.score >= 0.6 * best.score:
+                if c.doc not in {x.doc for x in chosen} and c.score >= 0.6 * best.score and c.dense >= on_topic:
                     chosen.append(c)
         for c in cands[1:]:
             if len(chosen) >= self.max_sentences:
                 break
-            if c not in chosen and c.score >= relative * best.score and c.score >= self.min_score:
+            # extra evidence must be about the question too, not just share a word with it
+            if (c not in chosen and c.score >= relative * best.score and c.score >= self.min_score
+                    and c.dense >= on_topic):
                 chosen.append(c)
         for c in chosen:
             c.context = self._context(c, query, documents, sentence_index)
@@ -269,7 +289,7 @@ class EvidenceSelector:
                 return False, "no number in the evidence for a 'how many' question"
             if focus and not any(set(focus) & set(tokenize(t)) for t in with_number):
                 return False, f"no number about {' '.join(focus)!r} in the evidence"
-        elif kind == "person" and not (names_in(joined) - names_in(query)):
+        elif kind == "person" and not (people_in(joined) - names_in(query)):
             return False, "no person named in the evidence for a 'who' question"
         elif kind == "time" and not TIME.search(joined):
             return False, "no date or time in the evidence for a 'when' question"
