@@ -35,7 +35,6 @@ class Unit:
     end: int
     text: str
     paragraph: str
-    lexical: float
 
 
 class IndexContext:
@@ -49,7 +48,10 @@ class IndexContext:
         for c in data.chunks:
             spans.setdefault(c.doc, set()).update((s.start, s.end) for s in c.sentences)
         self.sentence_index = {d: sorted(s) for d, s in spans.items()}
-        idf = document_idf([set(tokenize(c.text)) for c in data.chunks])
+        # sentence-level document frequencies: chunks are too few in a small corpus to weigh words well
+        texts = {(d, a): self.documents[d].text[a:b] for d, spans_ in self.sentence_index.items() for a, b in spans_
+                 if d in self.documents}
+        idf = document_idf([set(tokenize(t)) for t in texts.values()])
         self.selector = EvidenceSelector(embedder, idf)
 
 
@@ -142,7 +144,7 @@ class Answerer:
         pa = text.rfind("\n", 0, a) + 1
         pb = text.find("\n", b)
         paragraph = text[pa : pb if pb >= 0 else len(text)]
-        return Unit(s.doc, a, b, text[a:b], paragraph, s.lexical)
+        return Unit(s.doc, a, b, text[a:b], paragraph)
 
     def _messages(self, question: str, units: list[Unit]) -> list[dict]:
         quotes = "\n".join(f"[{i + 1}] {' '.join(u.text.split())}" for i, u in enumerate(units))
@@ -165,13 +167,12 @@ class Answerer:
             if support.ok:
                 kept.append((s, support.sources))
         cited = {i for _, src in kept for i in src}
-        # the best evidence is always in the answer, in the model's words or its own
+        # every piece of evidence is in the answer, in the model's words or its own
         for i, u in enumerate(units):
             if i in cited or len(kept) >= MAX_ANSWER_SENTENCES:
                 continue
-            if i == 0 or u.lexical > 0.5 * units[0].lexical:
-                kept.append((" ".join(u.text.split()), [i]))
-                cited.add(i)
+            kept.append((" ".join(u.text.split()), [i]))
+            cited.add(i)
         return self._render(ctx, kept, units)
 
     def _render(self, ctx: IndexContext, kept: list[tuple[str, list[int]]], units: list[Unit]

@@ -61,6 +61,10 @@ class Selection:
     reason: str  # why it was judged unanswerable ("" when answerable)
 
 
+CAUSE = re.compile(r"\b(because|since|so that|in order to|trying to|tried to|aim\w*|goal\w*|objective\w*|"
+                   r"reason\w*|wanted to|wants to|needed to|sought|motive\w*|to ensure|to end|to prevent|"
+                   r"to protect|to save|to maintain|calculation)\b", re.I)
+
 # Words that shape a question about the articles rather than name what it is about.
 SCAFFOLDING = frozenset(tokenize(
     "article articles mention mentioned mentions context role roles play plays played each both two compare "
@@ -205,6 +209,7 @@ class EvidenceSelector:
         if not cands:
             return Selection([], [], False, "no passages")
         q_terms = question_terms(query)
+        why = bool(re.match(r"\W*why\b", query, re.I))
         qv = self.embedder.embed([query])[0]
         sv = self.vectors.get([(c.doc, c.start, c.end, c.text) for c in cands])
         dense = sv @ qv
@@ -212,10 +217,14 @@ class EvidenceSelector:
             c.dense = float(d)
             c.lexical = self.coverage(q_terms, c.text)
             c.score = 0.6 * c.dense + 0.4 * c.lexical - 0.01 * (c.passage_rank - 1)
+            if why and CAUSE.search(c.text):
+                c.score += 0.05  # an explanation says so: "because", "trying to", "in order to", "aim"
         cands.sort(key=lambda c: -c.score)
         best = cands[0]
         chosen = [best]
         relative, on_topic = self.relative, self.weak_dense
+        if why:
+            relative = 0.75  # reasons are often given in more than one place
         if MULTI_SOURCE.search(query):
             # a question about several articles or a comparison needs more than one piece of evidence
             relative, on_topic = 0.7, self.weak_dense - 0.1
