@@ -5,7 +5,7 @@ import json
 import pytest
 from click.testing import CliRunner
 
-from conftest import ARTICLES
+from rag_testdata import ARTICLES
 from rag import pipeline as pipeline_mod
 from rag.cli import cli
 from rag.embed import HashEmbedder

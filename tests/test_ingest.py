@@ -3,7 +3,7 @@ import os
 import numpy as np
 import pytest
 
-from conftest import ARTICLES, write_article
+from rag_testdata import ARTICLES, write_article
 from rag.embed import HashEmbedder
 from rag.errors import IndexCorruptError, IndexLockedError, IndexMismatchError
 from rag.ingest import ingest

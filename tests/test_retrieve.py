@@ -26,7 +26,7 @@ def test_keyword_only_match_is_found(corpus, tmp_path, hash_embedder):
 
 
 def test_near_duplicates_are_collapsed(tmp_path, hash_embedder):
-    from conftest import write_article
+    from rag_testdata import write_article
 
     data = tmp_path / "data"
     text = "The ministry praised the general for fighting the Islamic State in Syria for years."
