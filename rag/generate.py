@@ -257,6 +257,11 @@ class ScriptedGenerator:
 
 
 def make_generator(settings) -> Generator:
+    """A model server's backend when RAG_LLM_URL is set, else the local transformers model."""
+    if settings.llm_url:
+        from rag.openai_backend import OpenAIChatGenerator  # httpx is only needed for a server
+
+        return OpenAIChatGenerator(settings.llm_url, settings.llm_api_key, settings.llm_model)
     model, gguf = settings.resolved_llm()
     return TransformersGenerator(model, gguf, device=settings.device, dtype=settings.llm_dtype,
                                  trust_remote_code=settings.trust_remote_code, cache_dir=str(settings.cache_path))

@@ -64,6 +64,7 @@ def ingest(
     rebuild: bool = False,
     progress: Progress | None = None,
     lock_wait_s: float = 0.0,
+    max_file_bytes: int | None = None,
 ) -> IngestReport:
     """Make the index mirror `paths`: documents that vanished from these paths are removed."""
     t0 = time.perf_counter()
@@ -71,7 +72,8 @@ def ingest(
     chunker = chunker_settings(chunk_words, overlap)
     roots = [Path(p).resolve() for p in paths]
     with store.lock(wait_s=lock_wait_s):
-        docs, skipped = load_paths([Path(p) for p in paths])
+        limit = {} if max_file_bytes is None else {"max_bytes": max_file_bytes}
+        docs, skipped = load_paths([Path(p) for p in paths], **limit)
         report.skipped.extend((s.path, s.reason) for s in skipped)
         old = None if rebuild else _load_previous(store, embedder.name, chunker, report)
 

@@ -29,7 +29,7 @@ from rag.schema import Document
 log = logging.getLogger(__name__)
 
 SUPPORTED_SUFFIXES = {".txt", ".md", ".markdown", ".html", ".htm", ".pdf"}
-DEFAULT_MAX_BYTES = 100 * 1024 * 1024
+DEFAULT_MAX_BYTES = 20 * 1024 * 1024  # RAG_MAX_FILE_MB; a news article is far smaller
 
 
 @dataclass
@@ -324,7 +324,8 @@ def load_file(path: Path, doc_id: str | None = None, *, max_bytes: int = DEFAULT
     try:
         size = path.stat().st_size
         if size > max_bytes:
-            raise LoadError(f"too large ({size / 1e6:.1f} MB; the limit is {max_bytes / 1e6:.1f} MB)")
+            raise LoadError(f"too large ({size / 1e6:.1f} MB; the limit is {max_bytes / 1e6:.1f} MB, "
+                            "set RAG_MAX_FILE_MB to raise it)")
         data = path.read_bytes()
     except OSError as e:
         raise LoadError(f"cannot read file: {e.strerror or e}") from e

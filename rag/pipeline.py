@@ -72,11 +72,12 @@ class Pipeline:
         data = self.store.load(expect=expect)
         return Retriever(data, self.embedder, candidates=s.candidates, rrf_k=s.rrf_k)
 
-    def _ingest(self, paths: Sequence[Path], rebuild: bool = False, progress: Progress | None = None,
-                lock_wait_s: float = 30.0) -> IngestReport:
+    def _ingest(self, paths: Sequence[Path], rebuild: bool = False, progress: Progress | None = None
+                ) -> IngestReport:
         s = self.settings
         return ingest(paths, self.store, self.embedder, chunk_words=s.chunk_words, overlap=s.chunk_overlap,
-                      base=Path(s.data_dir), rebuild=rebuild, progress=progress, lock_wait_s=lock_wait_s)
+                      base=Path(s.data_dir), rebuild=rebuild, progress=progress, lock_wait_s=s.lock_wait_s,
+                      max_file_bytes=s.max_file_mb * 1024 * 1024)
 
     # ---------- PipelineAPI ----------
     def warm_up(self) -> None:

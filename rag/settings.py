@@ -36,6 +36,7 @@ class Settings:
     llm_dtype: str = "auto"  # auto | float32 | bfloat16 | float16
     llm_url: str = ""  # OpenAI-compatible server; when set, used instead of a local model
     llm_api_key: str = ""
+    llm_model: str = ""  # the server's model name; "" = the first one it lists
     device: str = "auto"  # auto | cpu | cuda
     trust_remote_code: bool = False
     max_new_tokens: int = 64
@@ -46,6 +47,8 @@ class Settings:
     rrf_k: int = 60
     max_question_chars: int = 2000
     max_upload_mb: int = 20
+    max_file_mb: int = 20  # larger files are skipped at ingest, with the reason
+    lock_wait_s: int = 30  # how long an ingest waits for another one to finish before refusing
     auth: str = ""  # "user:password" turns on the login page
     log_level: str = "WARNING"
     extra: dict = field(default_factory=dict)

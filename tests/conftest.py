@@ -1,4 +1,5 @@
 import os
+import shutil
 from pathlib import Path
 
 import pytest
@@ -34,3 +35,38 @@ def corpus(tmp_path) -> Path:
     for name, body in ARTICLES.items():
         write_article(data, name, body)
     return data
+
+
+# ---- real models (MiniLM, SmolLM2) and FAISS, loaded once per session; used by integration and reliability tests
+REPO = ROOT
+
+
+@pytest.fixture(scope="session")
+def model_cache() -> Path:
+    """The user's cache of converted model weights, so a test run converts the GGUF file at most once."""
+    return Path.home() / ".cache" / "rag-news"
+
+
+@pytest.fixture(scope="session")
+def real_data(tmp_path_factory) -> Path:
+    data = tmp_path_factory.mktemp("real") / "data"
+    data.mkdir()
+    for f in (REPO / "data").glob("*.md"):
+        shutil.copy(f, data / f.name)
+    return data
+
+
+@pytest.fixture(scope="session")
+def real_settings(real_data, model_cache):
+    from rag.settings import Settings
+
+    return Settings(data_dir=real_data, index_dir=real_data.parent / "index", cache_dir=model_cache)
+
+
+@pytest.fixture(scope="session")
+def real_pipeline(real_settings):
+    from rag.pipeline import Pipeline
+
+    p = Pipeline(real_settings)
+    p.warm_up()
+    return p

@@ -13,6 +13,7 @@ import pytest
 from rag.clean import clean_article
 from rag.errors import LoadError
 from rag.loaders import SUPPORTED_SUFFIXES, Skipped, load_file, load_paths
+from rag_testdata import make_pdf, pdf_bytes_from_writer
 
 ROOT = Path(__file__).resolve().parent.parent
 RAW = ROOT / "tests" / "fixtures" / "raw"
@@ -26,48 +27,6 @@ ARTICLE = (
     "\n"
     "Analysts expect no breakthrough.\n"
 )
-
-
-def make_pdf(lines: list[str]) -> bytes:
-    """A minimal valid one-page PDF with Helvetica text, built by hand (no reportlab needed)."""
-    ops = ["BT /F1 12 Tf 14 TL 72 720 Td"]
-    for i, line in enumerate(lines):
-        esc = line.replace("\\", "\\\\").replace("(", "\\(").replace(")", "\\)")
-        ops.append(f"({esc}) Tj" if i == 0 else f"T* ({esc}) Tj")
-    ops.append("ET")
-    stream = "\n".join(ops).encode("latin-1")
-    objects = [
-        b"<< /Type /Catalog /Pages 2 0 R >>",
-        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
-        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R "
-        b"/Resources << /Font << /F1 5 0 R >> >> >>",
-        b"<< /Length %d >>\nstream\n" % len(stream) + stream + b"\nendstream",
-        b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
-    ]
-    out = io.BytesIO()
-    out.write(b"%PDF-1.4\n")
-    offsets = []
-    for n, body in enumerate(objects, 1):
-        offsets.append(out.tell())
-        out.write(b"%d 0 obj\n" % n + body + b"\nendobj\n")
-    xref = out.tell()
-    out.write(b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1))
-    for off in offsets:
-        out.write(b"%010d 00000 n \n" % off)
-    out.write(b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(objects) + 1, xref))
-    return out.getvalue()
-
-
-def pdf_bytes_from_writer(encrypt: bool = False) -> bytes:
-    from pypdf import PdfWriter
-
-    w = PdfWriter()
-    w.add_blank_page(612, 792)
-    if encrypt:
-        w.encrypt(user_password="secret", algorithm="RC4-128")
-    b = io.BytesIO()
-    w.write(b)
-    return b.getvalue()
 
 
 def write(path: Path, data: str | bytes) -> Path:

@@ -54,9 +54,10 @@ CSS = """
 #rag-sources .rag-scores { margin-top: .3rem; font-size: .8rem; }
 #rag-sources .rag-scores > summary { cursor: pointer; color: var(--body-text-color-subdued); }
 #rag-sources .rag-scores table { width: 100%; border-collapse: collapse; margin: .3rem 0 0 0; font-size: .8rem; }
-#rag-sources .rag-scores table, #rag-sources .rag-scores th, #rag-sources .rag-scores td { border: 0; }
+#rag-sources .rag-scores table, #rag-sources .rag-scores tr, #rag-sources .rag-scores th,
+#rag-sources .rag-scores td { border: 0 !important; }
 #rag-sources .rag-scores th, #rag-sources .rag-scores td { text-align: left; padding: .15rem .35rem;
-  border-bottom: 1px solid var(--border-color-primary); background: transparent; }
+  border-bottom: 1px solid var(--border-color-primary) !important; background: transparent; }
 #rag-sources .rag-scores th { font-weight: 600; color: var(--body-text-color-subdued); }
 #rag-report .rag-ok { color: #166534; }
 #rag-report .rag-skipped, #rag-report .rag-skipped * { color: #92400e; }

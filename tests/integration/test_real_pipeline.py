@@ -7,6 +7,7 @@ import sys
 
 import pytest
 
+from rag_testdata import cli_env
 from rag.evaluate import evaluate, load_eval, retrieval_recall
 
 pytestmark = pytest.mark.integration
@@ -48,8 +49,7 @@ def test_follow_up_with_real_models(real_pipeline):
 
 
 def test_cli_ask_json_lines(real_settings):
-    env = dict(os.environ, RAG_DATA_DIR=str(real_settings.data_dir), RAG_INDEX_DIR=str(real_settings.index_path),
-               RAG_CACHE_DIR=str(real_settings.cache_path), HF_HUB_OFFLINE="1")
+    env = cli_env(real_settings)
     questions = "Which U.S. official spoke of technical discussions with the Russians?\nWho gave the order for the strike?\n"
     out = subprocess.run([sys.executable, "-m", "rag.cli", "ask", "--json", "-"], input=questions, env=env,
                          capture_output=True, text=True, timeout=300)
