@@ -39,16 +39,26 @@ def pick_device(requested: str = "auto") -> str:
 
 
 class SentenceTransformerEmbedder:
-    """Loads the model on first use and keeps it; safe to share between threads."""
+    """Loads the model on first use and keeps it; safe to share between threads.
+
+    With `workers` > 1, large `embed` calls (ingests) are spread over that many processes with
+    sentence-transformers' multi-process pool (`start_multi_process_pool` / `encode(pool=...)`), each
+    process using its share of the CPU threads (or one GPU each when several are present). The pool
+    starts on the first large call and lives until `close()`. Small calls (queries) stay in-process.
+    """
+
+    POOL_MIN_TEXTS = 256  # below this, starting or feeding the pool costs more than it saves
 
     def __init__(self, model: str, name: str | None = None, device: str = "auto", batch_size: int = 64,
-                 trust_remote_code: bool = False) -> None:
+                 trust_remote_code: bool = False, workers: int = 1) -> None:
         self.model_path = model
         self.name = name or model
         self.device = device
         self.batch_size = batch_size
         self.trust_remote_code = trust_remote_code
+        self.workers = max(1, int(workers))
         self._model = None
+        self._pool = None
         self._lock = threading.Lock()
 
     def _load(self):
@@ -72,6 +82,11 @@ class SentenceTransformerEmbedder:
         return self._model
 
     @property
+    def model(self):
+        """The loaded SentenceTransformer (loads it on first use)."""
+        return self._load()
+
+    @property
     def dim(self) -> int:
         m = self._load()
         getter = getattr(m, "get_embedding_dimension", None) or m.get_sentence_embedding_dimension
@@ -79,19 +94,64 @@ class SentenceTransformerEmbedder:
 
     def embed(self, texts: Sequence[str], progress: Callable[[int], None] | None = None) -> np.ndarray:
         m = self._load()
-        out = []
-        step = max(self.batch_size * 4, 1)
-        for i in range(0, len(texts), step):
-            batch = list(texts[i : i + step])
-            out.append(
-                m.encode(batch, batch_size=self.batch_size, normalize_embeddings=True,
-                         convert_to_numpy=True, show_progress_bar=False).astype(np.float32)
-            )
+        n = len(texts)
+        if n == 0:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        # longest first, across the whole call: batches hold texts of similar length (little padding), as in
+        # one big `encode` call, while progress is still reported step by step
+        order = sorted(range(n), key=lambda i: -len(texts[i])) if n > 1 else [0]
+        pool = self._pool_for(n)
+        step = max(self.batch_size * 4, 1) * (len(pool["processes"]) if pool else 1)
+        out = np.empty((n, self.dim), dtype=np.float32)
+        for a in range(0, n, step):
+            rows = order[a : a + step]
+            batch = [texts[i] for i in rows]
+            kw = {"pool": pool, "chunk_size": self.batch_size} if pool else {}
+            out[rows] = m.encode(batch, batch_size=self.batch_size, normalize_embeddings=True,
+                                 convert_to_numpy=True, show_progress_bar=False, **kw).astype(np.float32)
             if progress:
                 progress(len(batch))
-        if not out:
-            return np.zeros((0, self.dim), dtype=np.float32)
-        return np.vstack(out)
+        return out
+
+    def _pool_for(self, n: int):
+        if self.workers <= 1 or n < self.POOL_MIN_TEXTS:
+            return None
+        with self._lock:
+            if self._pool is None:
+                self._pool = self._start_pool()
+        return self._pool
+
+    def _start_pool(self):
+        import torch
+
+        device = pick_device(self.device)
+        if device.startswith("cuda") and torch.cuda.device_count() > 0:
+            targets = [f"cuda:{i % torch.cuda.device_count()}" for i in range(self.workers)]
+        else:
+            targets = ["cpu"] * self.workers
+        # each spawned process reads its thread count from the environment when it imports torch
+        threads = str(max(1, (os.cpu_count() or 1) // self.workers))
+        saved = {k: os.environ.get(k) for k in ("OMP_NUM_THREADS", "MKL_NUM_THREADS")}
+        os.environ.update({k: threads for k in saved})
+        try:
+            pool = self._model.start_multi_process_pool(target_devices=targets)
+        finally:
+            for k, v in saved.items():
+                if v is None:
+                    os.environ.pop(k, None)
+                else:
+                    os.environ[k] = v
+        log.info("embedding pool: %d processes on %s, %s threads each", self.workers, targets[0], threads)
+        return pool
+
+    def close(self) -> None:
+        """Stop the worker processes, if any (the model stays loaded in this process)."""
+        with self._lock:
+            pool, self._pool = self._pool, None
+        if pool is not None:
+            self._model.stop_multi_process_pool(pool)
+            # starting a pool moves the model to the CPU; put it back where queries expect it
+            self._model.to(pick_device(self.device))
 
 
 _TOKEN = re.compile(r"\w+")
@@ -133,11 +193,12 @@ class HashEmbedder:
         return out
 
 
-def make_embedder(settings) -> Embedder:
+def make_embedder(settings, workers: int = 1) -> Embedder:
     return SentenceTransformerEmbedder(
         settings.resolved_embed_model(),
         name=settings.embed_model_label(),
         device=settings.device,
         batch_size=settings.embed_batch_size,
         trust_remote_code=settings.trust_remote_code,
+        workers=workers,
     )

@@ -47,6 +47,7 @@ class EvidenceSentence:
     lexical: float = 0.0
     score: float = 0.0
     context: list["EvidenceSentence"] = field(default_factory=list)  # neighbours added for attribution/time
+    window: str = ""  # the sentence with its neighbours in the paragraph: what a question may restate
 
     @property
     def key(self) -> tuple[str, int]:
@@ -72,8 +73,15 @@ SCAFFOLDING = frozenset(tokenize(
     "way ways kind end up come comes came appear appears discuss discussed cover covered", keep_stopwords=True))
 MULTI_SOURCE = re.compile(r"\b(both|each of the|two articles|the articles|compare[sd]?|comparison|differ\w*|"
                           r"in each)\b", re.I)
-SPEECH_QUESTION = re.compile(r"\bwhat (?:did|does|do|has|have|had) ([\w\s.’'-]+?) (?:say|said|tell|told|write|"
-                             r"think|call)\b", re.I)
+SPEECH_QUESTION = re.compile(r"\b(?:what|how) (?:did|does|do|has|have|had) ((?:[\w.’'-]+\s+){0,4}?[\w.’'-]+) "
+                             r"(?:say|said|tell|told|"
+                             r"write|think|call|respond|react|reply|answer)\b", re.I)
+YEAR = re.compile(r"\b(1[89]\d\d|20\d\d)\b")
+EXACT_DATE_QUESTION = re.compile(r"\b(?:what|which|exact) (?:date|day)\b|\bon what (?:date|day)\b", re.I)
+EXACT_DATE = re.compile(r"\b(?:jan|feb|mar|apr|may|jun|jul|aug|sept?|oct|nov|dec)[a-z]*\.? \d{1,2}\b|"
+                        r"\b\d{1,2} (?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\b|"
+                        r"\b(?:monday|tuesday|wednesday|thursday|friday|saturday|sunday|yesterday|today|tomorrow)\b|"
+                        r"\b\d{4}-\d\d-\d\d\b", re.I)
 
 
 def question_terms(question: str) -> set[str]:
@@ -131,7 +139,7 @@ def people_in(text: str) -> set[str]:
     """Words that name people: parts of a full name ("Ash Carter") or the one who "said" something."""
     out: set[str] = set()
     for m in _FULL_NAME.finditer(text):
-        words = [w for w in m.group(1).split() if w not in _NOT_PEOPLE]
+        words = [w for w in m.group(1).split() if w not in _NOT_PEOPLE and w not in COMMON_CAPITALISED]
         if len(words) >= 2:
             out.update(words)
     for m in _SPEAKER.finditer(text):
@@ -164,7 +172,7 @@ class SentenceVectors:
 
 class EvidenceSelector:
     def __init__(self, embedder: Embedder, idf: dict[str, float], *, min_score: float = 0.42,
-                 min_dense: float = 0.45, weak_dense: float = 0.3, strong_coverage: float = 0.6,
+                 min_dense: float = 0.42, weak_dense: float = 0.3, strong_coverage: float = 0.6,
                  min_coverage: float = 0.35, max_sentences: int = 2, relative: float = 0.85) -> None:
         self.min_dense = min_dense
         self.weak_dense = weak_dense
@@ -252,9 +260,15 @@ class EvidenceSelector:
         if pos < 0:
             return []
         text = documents[c.doc].text
+        lo, hi = pos, pos
+        while lo > max(0, pos - 2) and "\n" not in text[spans[lo - 1][1]:spans[lo][0]]:
+            lo -= 1
+        while hi < min(len(spans) - 1, pos + 2) and "\n" not in text[spans[hi][1]:spans[hi + 1][0]]:
+            hi += 1
+        c.window = text[spans[lo][0]:spans[hi][1]]
         kind = question_kind(query)
-        need_speaker = (any(ch in c.text for ch in QUOTE_CHARS) and not SPEECH.search(c.text)) or (
-            kind == "person" and not NAME.search(c.text[1:]))
+        attributed = bool(people_in(c.text)) and bool(SPEECH.search(c.text))
+        need_speaker = not attributed and (any(ch in c.text for ch in QUOTE_CHARS) or kind == "person")
         need_time = kind == "time" and not TIME.search(c.text)
         out = []
         if re.match(r"\W*why\b", query, re.I) and pos + 1 < len(spans):
@@ -267,8 +281,9 @@ class EvidenceSelector:
                 if 0 <= j < len(spans):
                     a, b = spans[j]
                     t = text[a:b]
-                    if "\n" in text[min(a, c.start):max(b, c.end)]:
-                        continue  # stay inside the paragraph
+                    introduces_quote = j == pos - 1 and t.rstrip().endswith(":")
+                    if "\n" in text[min(a, c.start):max(b, c.end)] and not introduces_quote:
+                        continue  # stay inside the paragraph, unless it ends "..., said this:" before a quote
                     if (need_speaker and SPEECH.search(t) and NAME.search(t)) or (need_time and TIME.search(t)):
                         out.append(EvidenceSentence(c.doc, a, b, t, c.passage_rank, j))
                         break
@@ -278,7 +293,9 @@ class EvidenceSelector:
         best = chosen[0]
         texts = [s.text for c in chosen for s in [c, *c.context]]
         joined = " ".join(texts)
-        covered = self.coverage(q_terms, joined)
+        # a question often restates what the sentences around the answer say
+        around = " ".join([joined, *(c.window for c in chosen)])
+        covered = self.coverage(q_terms, around)
         # close in meaning, or holding most of the question's words while not far off in meaning
         if not (best.dense >= self.min_dense or (covered >= self.strong_coverage and best.dense >= self.weak_dense)):
             return False, f"evidence is not close enough (cosine {best.dense:.2f}, covers {covered:.0%} of terms)"
@@ -293,15 +310,24 @@ class EvidenceSelector:
                 return False, f"no statement by {speech.group(1)!r} in the evidence"
         if kind == "quantity":
             focus = quantity_focus(query)
-            with_number = [t for t in texts if NUMBER.search(t)]
+            # a day of the month or a year is not a count
+            with_number = [t for t in texts if NUMBER.search(YEAR.sub(" ", EXACT_DATE.sub(" ", t)))]
             if not with_number:
                 return False, "no number in the evidence for a 'how many' question"
             if focus and not any(set(focus) & set(tokenize(t)) for t in with_number):
                 return False, f"no number about {' '.join(focus)!r} in the evidence"
-        elif kind == "person" and not (people_in(joined) - names_in(query)):
-            return False, "no person named in the evidence for a 'who' question"
+        elif kind == "person":
+            if not (people_in(joined) - names_in(query)):
+                return False, "no person named in the evidence for a 'who' question"
+            # what the person did ("gave the order") must be there, not just the names around it
+            entity_words = set(tokenize(" ".join(names_in(query))))
+            predicate = {t for t in q_terms if t not in entity_words}
+            if predicate and self.coverage(predicate, around) < 0.4:
+                return False, "the evidence names people, but not doing what the question asks"
         elif kind == "time" and not TIME.search(joined):
             return False, "no date or time in the evidence for a 'when' question"
+        if EXACT_DATE_QUESTION.search(query) and not EXACT_DATE.search(joined):
+            return False, "the question asks for a date; the evidence gives none"
         return True, ""
 
 

@@ -24,8 +24,7 @@ def api_base(url: str) -> str:
     """The `/v1` base of a server URL: users paste `http://host:8000`, `.../v1` or the full endpoint."""
     base = url.strip().rstrip("/")
     for suffix in ("/chat/completions", "/models"):
-        if base.endswith(suffix):
-            base = base[: -len(suffix)]
+        base = base.removesuffix(suffix)
     return base if base.endswith("/v1") else base + "/v1"
 
 
