@@ -52,9 +52,12 @@ def cli(ctx: click.Context, verbose: int) -> None:
 @cli.command("ingest")
 @click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
 @click.option("--rebuild", is_flag=True, help="Ignore the existing index and build it again from scratch.")
+@click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 64),
+              help="Embedding processes for large ingests (a sentence-transformers multi-process pool; "
+                   "one per GPU, or a share of the CPU cores each).")
 @click.pass_context
 @_friendly
-def ingest_cmd(ctx: click.Context, paths: tuple[Path, ...], rebuild: bool) -> None:
+def ingest_cmd(ctx: click.Context, paths: tuple[Path, ...], rebuild: bool, workers: int) -> None:
     """Add, update or remove documents from PATHS (default: the data folder) in the index."""
     from tqdm import tqdm
 
@@ -63,6 +66,14 @@ def ingest_cmd(ctx: click.Context, paths: tuple[Path, ...], rebuild: bool) -> No
     for p in paths:
         if not p.exists():
             raise click.ClickException(f"{p} does not exist.")
+    embedder = None
+    if workers > 1 and "pipeline" not in ctx.obj:
+        from rag.embed import make_embedder
+        from rag.pipeline import Pipeline
+
+        embedder = make_embedder(settings, workers=workers)
+        ctx.obj["pipeline"] = Pipeline(settings, embedder=embedder)
+        ctx.call_on_close(embedder.close)
     bar = None
 
     def progress(done: int, total: int, label: str) -> None:
@@ -199,6 +210,131 @@ def serve_cmd(ctx: click.Context, host: str, port: int) -> None:
         click.secho(f"Warning: serving on {host} without a login; set RAG_AUTH=user:password to require one.",
                     fg="yellow", err=True)
     launch(_pipeline(ctx), settings, host=host, port=port)
+
+
+# ---------------------------------------------------------------- benchmarks
+
+
+def _json_safe(x):
+    """NaN and infinity become null, so the output is strict JSON."""
+    if isinstance(x, float) and (x != x or x in (float("inf"), float("-inf"))):
+        return None
+    if isinstance(x, dict):
+        return {str(k): _json_safe(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [_json_safe(v) for v in x]
+    if isinstance(x, Path):
+        return str(x)
+    return x
+
+
+def _emit(result, as_json: bool) -> None:
+    if as_json:
+        click.echo(json.dumps(_json_safe(result.to_dict()), ensure_ascii=False, indent=2))
+    else:
+        click.echo(result.table())
+
+
+def _bench_embedder(settings: Settings, kind: str, workers: int = 1):
+    if kind == "hash":
+        from rag.embed import HashEmbedder
+
+        return HashEmbedder(dim=384)
+    from rag.embed import make_embedder
+
+    return make_embedder(settings, workers=workers)
+
+
+def _sizes(raw: str) -> list[int]:
+    out = []
+    for part in raw.split(","):
+        part = part.strip().lower().replace("_", "")
+        if not part:
+            continue
+        mult = {"k": 1_000, "m": 1_000_000}.get(part[-1], 1)
+        try:
+            n = int(float(part[:-1] if mult > 1 else part) * mult)
+        except ValueError:
+            raise click.BadParameter(f"{part!r} is not a number of chunks (e.g. 10000,100k,1M)") from None
+        if n < 100:
+            raise click.BadParameter(f"{n} chunks is too few to measure (at least 100)")
+        out.append(n)
+    if not out:
+        raise click.BadParameter("give at least one size")
+    return out
+
+
+@cli.group("bench")
+def bench_group() -> None:
+    """Measure answers, ingest and search (ratios against a baseline taken in the same run)."""
+
+
+@bench_group.command("answer")
+@click.option("--file", "file", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Questions, one JSON object per line (default: tests/fixtures/dev.jsonl).")
+@click.option("--repeat", default=1, show_default=True, type=click.IntRange(1, 100), help="Passes over the questions.")
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+@click.pass_context
+@_friendly
+def bench_answer_cmd(ctx: click.Context, file: Path | None, repeat: int, as_json: bool) -> None:
+    """Time to first token and to the full answer (p50/p95), generator tokens/s, and the pipeline's
+    overhead against the same generator called directly on the same prompts."""
+    from rag.bench import DEFAULT_QUESTIONS, bench_answer
+
+    file = file or DEFAULT_QUESTIONS
+    if not file.is_file():
+        raise click.ClickException(f"No question file at {file}: pass one with --file.")
+    _emit(bench_answer(ctx.obj["settings"], file=file, repeat=repeat, progress=sys.stderr.isatty()), as_json)
+
+
+@bench_group.command("ingest")
+@click.option("--docs", default=1000, show_default=True, type=click.IntRange(1, 10_000_000),
+              help="Synthetic documents to build from the bundled articles' sentences.")
+@click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 64), help="Embedding processes.")
+@click.option("--embedder", "embedder_kind", type=click.Choice(["model", "hash"]), default="model",
+              show_default=True, help="'hash': a fake embedder, to time everything but the model.")
+@click.option("--baseline-chunks", default=2000, show_default=True, type=click.IntRange(0, None),
+              help="Chunk texts (a random sample) for the raw-encode baseline; 0 = all.")
+@click.option("--workdir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Where to write the corpus and index (default: a temporary folder, removed afterwards).")
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+@click.pass_context
+@_friendly
+def bench_ingest_cmd(ctx: click.Context, docs: int, workers: int, embedder_kind: str, baseline_chunks: int,
+                     workdir: Path | None, as_json: bool) -> None:
+    """Ingest throughput against raw SentenceTransformer.encode on the same chunks, and no-change re-ingest time."""
+    from rag.bench import bench_ingest
+
+    settings: Settings = ctx.obj["settings"]
+    embedder = _bench_embedder(settings, embedder_kind, workers)
+    try:
+        result = bench_ingest(settings, docs, workers=workers, embedder=embedder, baseline_chunks=baseline_chunks,
+                              workdir=workdir, progress=sys.stderr.isatty())
+    finally:
+        close = getattr(embedder, "close", None)
+        if close:
+            close()
+    _emit(result, as_json)
+
+
+@bench_group.command("search")
+@click.option("--chunks", "sizes", default="10000,100000,1000000", show_default=True,
+              help="Corpus sizes, comma-separated (10k, 1M also work).")
+@click.option("--queries", default=100, show_default=True, type=click.IntRange(5, 10_000))
+@click.option("--embedder", "embedder_kind", type=click.Choice(["model", "hash"]), default="model",
+              show_default=True, help="'hash': a fake embedder (vectors without realistic structure).")
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+@click.pass_context
+@_friendly
+def bench_search_cmd(ctx: click.Context, sizes: str, queries: int, embedder_kind: str, as_json: bool) -> None:
+    """Index build time, dense/keyword/hybrid latency, recall@10 against exact search and memory per chunk,
+    on synthetic corpora (see the notes in the output)."""
+    from rag.bench import bench_search
+
+    settings: Settings = ctx.obj["settings"]
+    result = bench_search(_sizes(sizes), settings=settings, embedder=_bench_embedder(settings, embedder_kind),
+                          queries=queries, progress=sys.stderr.isatty())
+    _emit(result, as_json)
 
 
 def main() -> None:

@@ -93,11 +93,12 @@ def _token_ids(texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray, dict[str, 
         counts[i] = len(row)
     all_ids = np.frombuffer(ids, dtype=np.int32) if len(ids) else np.zeros(0, np.int32)
     keep = all_ids >= 0
-    starts = np.zeros(len(texts), dtype=np.int64)
-    if len(texts) > 1:
-        np.cumsum(counts[:-1], out=starts[1:])
-    lengths = np.add.reduceat(keep.astype(np.int64), starts) if len(all_ids) else np.zeros(len(texts), np.int64)
-    lengths[counts == 0] = 0  # reduceat repeats the next value for an empty segment
+    bounds = np.zeros(len(texts) + 1, dtype=np.int64)
+    np.cumsum(counts, out=bounds[1:])
+    kept_before = np.zeros(len(all_ids) + 1, dtype=np.int64 if len(all_ids) >= 2**31 else np.int32)
+    np.cumsum(keep, out=kept_before[1:])
+    lengths = (kept_before[bounds[1:]] - kept_before[bounds[:-1]]).astype(np.int64)
+    del kept_before
     kept = all_ids[keep]
     empty = np.flatnonzero(lengths == 0)
     if len(empty):  # a text without content words gets the EMPTY token, as `tokenize(t) or [EMPTY]`

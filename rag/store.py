@@ -70,11 +70,30 @@ def ivf_params(n: int) -> tuple[int, int]:
     at 1M chunks (`rag bench search`), and 64 cells are the floor so small IVF indexes keep good recall.
     """
     nlist = int(min(4096, max(64, round(math.sqrt(max(n, 1))))))
-    return nlist, max(8, nlist // 16)
+    nlist = max(1, min(nlist, n // IVF_TRAIN_PER_LIST))  # tiny indexes (tests) get fewer, fuller cells
+    return nlist, min(nlist, max(8, nlist // 8))
+
+
+@contextlib.contextmanager
+def faiss_threads(n: int | None = None):
+    """All cores for building (k-means, adding); searches run single-threaded (see `retrieve`)."""
+    import faiss
+
+    before = faiss.omp_get_max_threads()
+    faiss.omp_set_num_threads(n or os.cpu_count() or 1)
+    try:
+        yield
+    finally:
+        faiss.omp_set_num_threads(before)
 
 
 def build_faiss(vectors: np.ndarray, flat_limit: int | None = None):
     """Exact inner-product search up to `flat_limit` (default FLAT_LIMIT) vectors; IVF-Flat above it."""
+    with faiss_threads():
+        return _build_faiss(vectors, flat_limit)
+
+
+def _build_faiss(vectors: np.ndarray, flat_limit: int | None):
     import faiss
 
     n, dim = vectors.shape if vectors.ndim == 2 else (0, 0)

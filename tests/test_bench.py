@@ -1,0 +1,316 @@
+"""Benchmarks at toy sizes, the index-type switch (exact -> IVF), the fast BM25 build and the fast re-ingest."""
+
+import json
+import os
+import re
+import time
+
+import numpy as np
+import pytest
+
+import rag.ingest
+from rag_testdata import ARTICLES, write_article
+from rag.embed import HashEmbedder
+from rag.generate import ScriptedGenerator
+from rag.ingest import ingest
+from rag.keyword import BM25Index, tokenize
+from rag.retrieve import Retriever
+from rag.settings import Settings
+from rag.store import IndexData, IndexStore, build_faiss, describe_faiss, ivf_params
+
+
+def run(data, store, embedder, **kw):
+    return ingest([data], store, embedder, chunk_words=30, overlap=1, base=data, **kw)
+
+
+@pytest.fixture
+def trusted_stats(monkeypatch):
+    """Files written a moment ago count as settled (the racy-stat window is 2 s by default)."""
+    monkeypatch.setattr(rag.ingest, "RACY_NS", 0)
+
+
+@pytest.fixture
+def reads(monkeypatch):
+    """Counts the files ingest actually opens."""
+    opened = []
+    real = rag.ingest.load_file
+
+    def counting(path, *a, **k):
+        opened.append(os.path.basename(str(path)))
+        return real(path, *a, **k)
+
+    monkeypatch.setattr(rag.ingest, "load_file", counting)
+    return opened
+
+
+# ---------------------------------------------------------------- BM25
+
+
+def _old_tokenize(text, keep_stopwords=False):
+    from rag.keyword import _TOKEN, STOPWORDS, stem
+
+    toks = [t.lower().replace("’", "'") for t in _TOKEN.findall(text)]
+    return [stem(t) for t in toks if keep_stopwords or t not in STOPWORDS]
+
+
+def test_cached_tokenizer_matches_the_plain_one():
+    texts = ["Russia’s strikes in Syria's north", "The SANCTIONS bombing İstanbul don't", "", "a the of",
+             "Putin's Putin’s putins 2015 U.S. e-mail", "naïve café déjà vu – Zürich"]
+    for t in texts * 2:  # twice: the second pass comes from the cache
+        assert tokenize(t) == _old_tokenize(t)
+        assert tokenize(t, keep_stopwords=True) == _old_tokenize(t, keep_stopwords=True)
+
+
+def test_fast_bm25_build_scores_exactly_like_bm25s():
+    import bm25s
+
+    rng = np.random.default_rng(3)
+    words = ["putin", "syria's", "strikes", "the", "Oil", "bombing", "sanctions", "don't", "of"] + \
+        [f"w{i}" for i in range(200)]
+    texts = [" ".join(rng.choice(words, size=int(rng.integers(0, 30)))) for _ in range(600)]
+    texts += ["", "the of and", "!!!"]  # no content words: the empty token, as before
+    fast = BM25Index(texts)
+    ref = bm25s.BM25()
+    ref.index([tokenize(t) or ["\x00"] for t in texts], show_progress=False)
+    for q in ["putin strikes", "w1 w2 w3 syria", "oil bombing sanctions", "w199", "nothing-here"]:
+        toks = tokenize(q)
+        hits = fast.search(q, 25)
+        known = [t for t in toks if t in ref.vocab_dict]
+        if known:
+            ids, scores = ref.retrieve([toks], k=25, show_progress=False, n_threads=1)
+            expected = [(int(i), float(s)) for i, s in zip(ids[0], scores[0]) if s > 0]
+            np.testing.assert_array_equal(fast._bm25.get_scores(toks), ref.get_scores(toks))
+        else:
+            expected = []
+        assert hits == expected
+    assert fast.nbytes > 0
+
+
+# ---------------------------------------------------------------- index type by size
+
+
+def _clustered(n, dim=32, centers=40, seed=0):
+    rng = np.random.default_rng(seed)
+    c = rng.standard_normal((centers, dim)).astype(np.float32)
+    v = c[rng.integers(0, centers, n)] + 0.35 * rng.standard_normal((n, dim)).astype(np.float32)
+    return (v / np.linalg.norm(v, axis=1, keepdims=True)).astype(np.float32)
+
+
+def test_small_corpora_get_exact_search_large_ones_ivf():
+    v = _clustered(3000)
+    assert describe_faiss(build_faiss(v))["type"] == "flat"  # far below FLAT_LIMIT
+    index = build_faiss(v, flat_limit=1000)
+    info = describe_faiss(index)
+    assert info["type"] == "ivf_flat" and (info["nlist"], info["nprobe"]) == ivf_params(3000)
+    q = v[:50] + 0.05 * np.random.default_rng(1).standard_normal(v[:50].shape).astype(np.float32)
+    q /= np.linalg.norm(q, axis=1, keepdims=True)
+    exact = build_faiss(v).search(q, 10)[1]
+    approx = index.search(q, 10)[1]
+    recall = np.mean([len(set(a) & set(e)) / 10 for a, e in zip(approx, exact)])
+    assert recall >= 0.9
+    assert (approx[:, 0] == exact[:, 0]).mean() >= 0.95  # the nearest neighbour is almost always found
+
+
+def test_ivf_parameters_by_size():
+    assert ivf_params(1_000_000) == (1000, 125)
+    nlist, nprobe = ivf_params(200_000)
+    assert 64 <= nlist <= 4096 and 8 <= nprobe <= nlist
+    assert ivf_params(10) == (1, 1)  # a tiny corpus with a lowered threshold: one cell, still exact
+
+
+def test_ivf_index_survives_save_and_load_with_its_search_parameters(tmp_path):
+    v = _clustered(2500, seed=2)
+    index = build_faiss(v, flat_limit=1000)
+    index.nprobe = 7  # not the default: must come back as saved
+    store = IndexStore(tmp_path / "index")
+    from rag.schema import Chunk
+
+    chunks = [Chunk(str(i), f"d{i // 10}", f"text {i}", 0, 6) for i in range(len(v))]
+    data = IndexData({"format": 1, "embed_model": "x", "dim": 32, "chunker": {}, "documents": {}}, {}, chunks, v,
+                     index)
+    before = index.search(v[:20], 10)
+    store.save(data)
+    m = store.read_manifest()
+    assert m["faiss"] == {"type": "ivf_flat", "nlist": index.nlist, "nprobe": 7} and m["index_type"] == "ivf_flat"
+    loaded = store.load()
+    assert describe_faiss(loaded.faiss_index) == m["faiss"]
+    after = loaded.faiss_index.search(v[:20], 10)
+    np.testing.assert_array_equal(before[1], after[1])
+    assert isinstance(loaded.vectors, np.memmap)  # vectors are mapped, not read into memory
+    # the manifest's nprobe wins over whatever the file holds
+    m["faiss"]["nprobe"] = 3
+    (store.current_dir() / "manifest.json").write_text(json.dumps(m))
+    assert store.load().faiss_index.nprobe == 3
+
+
+def test_ingest_and_search_with_the_approximate_index(corpus, tmp_path, hash_embedder, monkeypatch):
+    import rag.store
+
+    monkeypatch.setattr(rag.store, "FLAT_LIMIT", 2)
+    for i in range(40):  # enough chunks for a few IVF cells
+        write_article(corpus, f"filler{i}.md", f"Filler story {i} about harvest number {i} in province {i}. " * 3)
+    store = IndexStore(tmp_path / "index")
+    run(corpus, store, hash_embedder)
+    data = store.load()
+    assert data.manifest["index_type"] == "ivf_flat"
+    r = Retriever(data, hash_embedder, candidates=10)
+    hits = r.search("Ash Carter briefing technical talks", k=3)
+    assert hits[0].chunk.doc == "syria.md" and "Carter" in hits[0].chunk.text
+    assert "frozen" in r.search("investments frozen", k=2)[0].chunk.text
+
+
+# ---------------------------------------------------------------- fast no-change re-ingest
+
+
+def test_unchanged_files_are_not_read_again(corpus, tmp_path, hash_embedder, trusted_stats, reads):
+    store = IndexStore(tmp_path / "index")
+    first = run(corpus, store, hash_embedder)
+    assert sorted(reads) == sorted(ARTICLES)
+    reads.clear()
+    hash_embedder.texts_embedded = 0
+    again = run(corpus, store, hash_embedder)
+    assert reads == [] and hash_embedder.texts_embedded == 0
+    assert sorted(again.unchanged) == sorted(ARTICLES) and not (again.added or again.updated or again.removed)
+    assert (again.documents, again.chunks) == (first.documents, first.chunks)
+
+
+def test_changed_deleted_and_new_files_are_still_noticed(corpus, tmp_path, hash_embedder, trusted_stats, reads):
+    store = IndexStore(tmp_path / "index")
+    run(corpus, store, hash_embedder)
+    syria = corpus / "syria.md"
+    st = syria.stat()
+    # same size, mtime put back: only the ctime shows the change
+    text = syria.read_text(encoding="utf-8")
+    syria.write_text(text.replace("Sept. 30", "Sept. 29"), encoding="utf-8")
+    os.utime(syria, ns=(st.st_atime_ns, st.st_mtime_ns))
+    assert syria.stat().st_size == st.st_size
+    (corpus / "iran.md").unlink()
+    write_article(corpus, "new.md", "Ceasefire talks opened in Geneva on Monday.")
+    reads.clear()
+    report = run(corpus, store, hash_embedder)
+    assert report.updated == ["syria.md"] and report.removed == ["iran.md"] and report.added == ["new.md"]
+    assert sorted(reads) == ["new.md", "syria.md"]  # oil.md was not opened
+    idx = store.load()
+    assert "Sept. 29" in idx.documents["syria.md"].text and "iran.md" not in idx.documents
+
+
+def test_touched_file_is_read_once_then_trusted(corpus, tmp_path, hash_embedder, trusted_stats, reads):
+    store = IndexStore(tmp_path / "index")
+    run(corpus, store, hash_embedder)
+    version = store.current_dir()
+    os.utime(corpus / "oil.md", ns=(time.time_ns(), time.time_ns() - 5_000_000_000))  # touched: new mtime
+    reads.clear()
+    hash_embedder.texts_embedded = 0
+    report = run(corpus, store, hash_embedder)
+    assert reads == ["oil.md"] and hash_embedder.texts_embedded == 0 and "oil.md" in report.unchanged
+    assert store.current_dir() != version  # the new stat was recorded (a manifest-only version)
+    assert store.load().vectors.shape[0] == report.chunks
+    reads.clear()
+    run(corpus, store, hash_embedder)
+    assert reads == []
+
+
+def test_recently_written_files_are_read_every_time(corpus, tmp_path, hash_embedder, reads):
+    store = IndexStore(tmp_path / "index")
+    run(corpus, store, hash_embedder)  # files a few ms old: their stat may still change within one tick
+    reads.clear()
+    hash_embedder.texts_embedded = 0
+    report = run(corpus, store, hash_embedder)
+    assert sorted(reads) == sorted(ARTICLES) and hash_embedder.texts_embedded == 0
+    assert sorted(report.unchanged) == sorted(ARTICLES)
+
+
+def test_changed_loader_code_means_files_are_read(corpus, tmp_path, hash_embedder, trusted_stats, reads,
+                                                   monkeypatch):
+    store = IndexStore(tmp_path / "index")
+    run(corpus, store, hash_embedder)
+    monkeypatch.setattr(rag.ingest, "_LOADER_SIGNATURE", "another-version-of-the-loaders")
+    reads.clear()
+    report = run(corpus, store, hash_embedder)
+    assert sorted(reads) == sorted(ARTICLES) and not (report.added or report.updated)
+
+
+def test_fast_path_reports_skips_and_duplicates_like_a_full_scan(corpus, tmp_path, hash_embedder, trusted_stats,
+                                                                 monkeypatch):
+    (corpus / "binary.txt").write_bytes(bytes(range(256)) * 20)
+    (corpus / "copy.md").write_text((corpus / "oil.md").read_text())
+    (corpus / "table.xlsx").write_bytes(b"PK\x03\x04")
+    store = IndexStore(tmp_path / "index")
+    run(corpus, store, hash_embedder)
+    fast = run(corpus, store, hash_embedder)
+    monkeypatch.setattr(rag.ingest, "_LOADER_SIGNATURE", "force-a-full-scan")
+    full = run(corpus, store, hash_embedder)
+    strip = lambda r: (sorted(r.unchanged), sorted(r.skipped), sorted(r.duplicates), r.documents, r.chunks)  # noqa
+    assert strip(fast) == strip(full)
+    skipped = {os.path.basename(p) for p, _ in fast.skipped}
+    assert {"binary.txt", "table.xlsx"} < skipped and len(skipped & {"copy.md", "oil.md"}) == 1
+
+
+def test_truncated_index_file_is_noticed_without_a_change(corpus, tmp_path, hash_embedder, trusted_stats):
+    store = IndexStore(tmp_path / "index")
+    run(corpus, store, hash_embedder)
+    path = store.current_dir() / "faiss.index"
+    path.write_bytes(path.read_bytes()[:100])
+    report = run(corpus, store, hash_embedder)
+    assert any("faiss.index" in n and "Rebuilt" in n for n in report.notes)
+    assert sorted(report.added) == sorted(ARTICLES)
+    store.load()
+
+
+# ---------------------------------------------------------------- the benchmarks at toy sizes
+
+
+def test_bench_search_small(tmp_path):
+    from rag.bench import bench_search
+
+    data = tmp_path / "data"
+    for name, body in ARTICLES.items():
+        write_article(data, name, body)
+    result = bench_search([300, 1500], settings=Settings(data_dir=data), embedder=HashEmbedder(dim=32),
+                          queries=12, flat_limit=1000, question_file=None)
+    small, big = result.rows
+    assert small.index["type"] == "flat" and small.recall_at_10 == 1.0
+    assert big.index["type"] == "ivf_flat" and 0.0 < big.recall_at_10 <= 1.0 and big.sweep
+    for r in result.rows:
+        assert r.hybrid_ms["p50"] > 0 and r.keyword_ms["p50"] > 0 and r.dense_ms["p50"] > 0
+        assert r.index_bytes_per_chunk >= 32 * 4 and r.bm25_bytes_per_chunk > 0
+    table = result.table()
+    assert "recall@10" in table and "1,500" in table and "synthetic" in table
+    json.dumps(result.to_dict())
+
+
+def test_bench_ingest_small(corpus, tmp_path, monkeypatch):
+    from rag.bench import bench_ingest, synthetic_document, sentence_pool
+
+    monkeypatch.setattr(rag.ingest, "RACY_NS", 0)
+    embedder = HashEmbedder(dim=32)
+    result = bench_ingest(Settings(data_dir=corpus, chunk_words=30), docs=25, embedder=embedder,
+                          workdir=tmp_path / "work", reingests=2)
+    assert result.docs == 25 and result.chunks >= 25 and len(result.reingest_s) == 2
+    assert result.ratio > 0 and result.baseline_chunks == result.chunks
+    assert not any("changed something" in n for n in result.notes)
+    assert "re-ingest" in result.table()
+    json.dumps(result.to_dict())
+    # the synthetic corpus is deterministic, and document i does not depend on the corpus size
+    articles = sentence_pool(corpus)
+    assert synthetic_document(articles, 7) == synthetic_document(articles, 7)
+    assert synthetic_document(articles, 7) != synthetic_document(articles, 8)
+
+
+def test_bench_answer_small(corpus, tmp_path):
+    from rag.bench import bench_answer
+
+    settings = Settings(data_dir=corpus, index_dir=tmp_path / "index", chunk_words=30)
+    gen = ScriptedGenerator(default="Russia began air strikes in Syria on Sept. 30 [1].")
+    result = bench_answer(settings, ["When did Russia begin air strikes in Syria?",
+                                     "How many fish were caught in the North Sea?"],
+                          embedder=HashEmbedder(dim=64), generator=gen, repeat=2)
+    assert result.questions == 2 and result.answered + result.refused == 2
+    assert result.answered >= 1
+    gen_rows = [r for r in result.rows if r["generated"]]
+    assert gen_rows and all(r["same_text"] and r["direct_total_ms"] >= 0 for r in gen_rows)
+    assert result.first_token_ms["n"] == 4 and result.first_token_ms["p50"] > 0
+    assert result.generated_tokens > 0
+    table = result.table()
+    assert re.search(r"overhead", table) and "first token" in table
+    json.dumps(result.to_dict(), default=str)
