@@ -1,0 +1,195 @@
+"""A real `rag serve` process with the default models: concurrent users, memory, login and safe storage."""
+
+from __future__ import annotations
+
+import html
+import json
+import os
+import re
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import httpx
+import numpy as np
+import pytest
+
+from rag.evaluate import load_eval
+from rag.settings import Settings
+from rag_testdata import REPO_DATA, cli_env
+
+pytestmark = [pytest.mark.integration, pytest.mark.reliability, pytest.mark.slow]
+
+ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
+DEV = REPO_DATA.parent / "tests" / "fixtures" / "dev.jsonl"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _text(content) -> str:
+    return "".join(c.get("text", "") for c in content) if isinstance(content, list) else str(content)
+
+
+class Served:
+    def __init__(self, tmp: Path, cache: Path, **env) -> None:
+        data = tmp / "data"
+        data.mkdir(parents=True)
+        for f in REPO_DATA.glob("*.md"):
+            shutil.copy(f, data / f.name)
+        self.settings = Settings(data_dir=data, index_dir=tmp / "index", cache_dir=cache)
+        self.port = _free_port()
+        self.url = f"http://127.0.0.1:{self.port}/"
+        self.log = open(tmp / "serve.log", "w")
+        self.proc = subprocess.Popen([sys.executable, "-m", "rag.cli", "serve", "--port", str(self.port)],
+                                     env=cli_env(self.settings, **env), stdout=self.log, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + 300
+        while time.monotonic() < deadline:
+            assert self.proc.poll() is None, (tmp / "serve.log").read_text()
+            try:
+                if httpx.get(self.url, timeout=2).status_code in (200, 401):
+                    return
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.5)
+        raise AssertionError("rag serve did not start")
+
+    def close(self) -> None:
+        self.proc.terminate()
+        try:
+            self.proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+        self.log.close()
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory, model_cache):
+    s = Served(tmp_path_factory.mktemp("serve"), model_cache)
+    yield s
+    s.close()
+
+
+def test_binds_to_loopback_by_default(served):
+    port = f"{served.port:04X}"
+    listening = []
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        if os.path.exists(table):
+            for line in open(table).read().splitlines()[1:]:
+                local, state = line.split()[1], line.split()[3]
+                if local.endswith(":" + port) and state == "0A":  # LISTEN
+                    listening.append(local.split(":")[0])
+    assert listening and all(a in ("0100007F", "00000000000000000000000001000000") for a in listening), listening
+
+
+def test_eight_concurrent_sessions(served):
+    from gradio_client import Client
+
+    questions = [item.question for item in load_eval(DEV)]
+    sessions, per_session = 8, 5
+    latencies: list[float] = []
+    errors: list[str] = []
+    results: dict[int, list] = {}
+
+    def user(n: int) -> None:
+        mine = [questions[(n * per_session + i) % len(questions)] for i in range(per_session)]
+        try:
+            client = Client(served.url, verbose=False)
+            chat = None
+            for q in mine:
+                t0 = time.perf_counter()
+                _, chat, _ = client.predict(q, api_name="/chat")
+                latencies.append(time.perf_counter() - t0)
+            results[n] = (mine, chat)
+        except Exception as e:  # noqa: BLE001 - collected and asserted below
+            errors.append(f"session {n}: {e!r}")
+
+    threads = [threading.Thread(target=user, args=(n,)) for n in range(sessions)]
+    t0 = time.perf_counter()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=900)
+    wall = time.perf_counter() - t0
+    assert not errors, errors
+    assert len(latencies) == sessions * per_session
+    for n, (mine, chat) in results.items():
+        users = [html.unescape(re.sub(r"<[^>]+>", "", _text(m["content"]))) for m in chat if m["role"] == "user"]
+        assert users == mine, f"session {n} saw {users}"  # its own questions, in order, and nothing else
+        answers = [_text(m["content"]) for m in chat if m["role"] == "assistant"]
+        assert len(answers) == per_session and not any("rag-error" in a for a in answers)
+    figures = {"sessions": sessions, "questions": len(latencies), "wall_s": round(wall, 1),
+               "p50_s": round(statistics.median(latencies), 2),
+               "p95_s": round(float(np.percentile(latencies, 95)), 2), "cores": os.cpu_count()}
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    (ARTIFACTS / "load.json").write_text(json.dumps(figures, indent=2))
+    print(f"\nload: {figures}")
+
+
+def test_memory_is_flat_over_200_questions(real_pipeline):
+    import psutil
+
+    questions = [item.question for item in load_eval(DEV)]
+    proc = psutil.Process()
+    for q in questions:  # warm-up: caches and allocator pools fill
+        real_pipeline.answer(q)
+    before = proc.memory_info().rss
+    for i in range(200 - len(questions)):
+        real_pipeline.answer(questions[i % len(questions)] if i % 3 else f"{questions[i % len(questions)]} ({i})")
+    after = proc.memory_info().rss
+    growth = (after - before) / before
+    print(f"\nRSS after warm-up {before / 2**20:.0f} MiB, after 200 questions {after / 2**20:.0f} MiB "
+          f"({growth:+.1%})")
+    assert growth < 0.10
+
+
+def test_login_required_when_auth_is_set(tmp_path, model_cache):
+    from gradio_client import Client
+
+    s = Served(tmp_path, model_cache, RAG_AUTH="reader:s3cret")
+    try:
+        assert httpx.get(s.url + "config", timeout=10).status_code == 401
+        assert httpx.post(s.url + "gradio_api/call/ask", json={"data": ["Why did Putin enter Syria?"]},
+                          timeout=10).status_code in (401, 403)
+        with pytest.raises(Exception):
+            Client(s.url, verbose=False)
+        with pytest.raises(Exception):
+            Client(s.url, auth=("reader", "wrong"), verbose=False)
+        out = Client(s.url, auth=("reader", "s3cret"), verbose=False).predict(
+            "Which U.S. official said contact with the Russians would be limited to technical discussions?",
+            api_name="/ask")
+        assert not out["refused"] and out["citations"]
+    finally:
+        s.close()
+
+
+def test_stored_index_has_no_code_executing_formats(served):
+    index = served.settings.index_path
+    files = [p for p in index.rglob("*") if p.is_file()]
+    assert files
+    for p in files:
+        head = p.read_bytes()[:2]
+        assert not (head[:1] == b"\x80" and head[1:2] in (b"\x02", b"\x03", b"\x04", b"\x05")), f"{p} is a pickle"
+    for p in index.rglob("vectors.npy"):
+        np.load(p, allow_pickle=False)
+    source = "\n".join(f.read_text() for f in (REPO_DATA.parent / "rag").rglob("*.py"))
+    assert "import pickle" not in source and "allow_pickle=True" not in source and "torch.load(" not in source
+
+
+def test_remote_code_is_off_unless_asked():
+    from rag.embed import make_embedder
+    from rag.generate import make_generator
+
+    assert Settings().trust_remote_code is False
+    assert make_generator(Settings()).trust_remote_code is False
+    assert make_embedder(Settings()).trust_remote_code is False
+    on = Settings.from_env({"RAG_TRUST_REMOTE_CODE": "1"})
+    assert make_generator(on).trust_remote_code is True
