@@ -10,7 +10,6 @@ import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
-import numpy as np
 
 from rag import prompts
 from rag.errors import EmptyQuestionError

@@ -146,7 +146,7 @@ class TransformersGenerator:
             pass
 
     def stream(self, messages: Messages, max_new_tokens: int = 64) -> Iterator[str]:
-        model, tok = self._load()
+        _, tok = self._load()
         inputs = tok.apply_chat_template(list(messages), add_generation_prompt=True, return_tensors="pt",
                                          return_dict=True)
         inputs = {k: v.to(self.device) for k, v in inputs.items()}
