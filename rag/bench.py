@@ -718,7 +718,7 @@ def bench_search(sizes: Sequence[int] = (10_000, 100_000, 1_000_000), *, setting
 
     from rag.embed import make_embedder
     from rag.keyword import BM25Index
-    from rag.retrieve import Retriever
+    from rag.retrieve import Retriever, single_threaded_faiss
     from rag.schema import Chunk
     from rag.settings import Settings
     from rag.store import IndexData, build_faiss, describe_faiss, faiss_nbytes
@@ -742,7 +742,7 @@ def bench_search(sizes: Sequence[int] = (10_000, 100_000, 1_000_000), *, setting
         "sentences after a dateline of pseudo-words (Zipf-distributed places, a growing set of names)",
         f"queries: {min(queries, len(q_texts))} = dev questions and 5-10 word fragments of those sentences, "
         "embedded by the real model (hybrid latency includes embedding the query)",
-        "exact = brute-force inner product over the same vectors (faiss.knn); recall@10 = share of the exact "
+        "exact = brute-force inner product over the same vectors (faiss.knn, one thread like every search here); recall@10 = share of the exact "
         "top 10 that the index returns",
         "RSS B/chunk: resident memory growth while the FAISS index, BM25 and chunk objects are built (vectors "
         "memory-mapped, as `IndexStore.load` does)",
@@ -771,6 +771,7 @@ def bench_search(sizes: Sequence[int] = (10_000, 100_000, 1_000_000), *, setting
             index = build_faiss(vectors, flat_limit=flat_limit)
             build_s = time.perf_counter() - t
             truth = _exact_topk(vectors, q_vecs, k)
+            single_threaded_faiss()  # searches run on one thread in the app (see rag.retrieve)
             exact_ms = _timed(lambda i: faiss.knn(q_vecs[i : i + 1], vectors, k, metric=faiss.METRIC_INNER_PRODUCT),
                               list(range(min(10, len(q_vecs)))), warm=1)
             del vectors
@@ -819,3 +820,118 @@ def bench_search(sizes: Sequence[int] = (10_000, 100_000, 1_000_000), *, setting
         if not workdir:
             shutil.rmtree(root, ignore_errors=True)
     return SearchBench(rows=rows, queries=len(q_texts), embedder=embedder.name, machine=machine(), notes=notes)
+
+
+# ============================================================================ rag bench coldstart
+
+
+@dataclass
+class ColdStartBench:
+    question: str
+    page_s: float  # `rag serve` started -> the page answers HTTP
+    first_answer_s: float  # `rag serve` started -> the first answer (through the app's /ask endpoint) is back
+    peak_rss_mb: float  # the server process's peak resident memory (VmHWM), children included
+    rss_mb: float  # resident memory after the first answer
+    refused: bool
+    index_existed: bool
+    machine: str
+    notes: list[str] = field(default_factory=list)
+
+    def targets(self) -> list[tuple[str, str, bool]]:
+        return [("cold start to first answer <= 15 s", f"{self.first_answer_s:.1f} s", self.first_answer_s <= 15),
+                ("peak RSS of rag serve <= 2 GB", f"{self.peak_rss_mb:,.0f} MB", self.peak_rss_mb <= 2048)]
+
+    def table(self) -> str:
+        rows = [["page served", f"{self.page_s:.1f} s"], ["first answer", f"{self.first_answer_s:.1f} s"],
+                ["peak RSS", f"{self.peak_rss_mb:,.0f} MB"], ["RSS after the first answer", f"{self.rss_mb:,.0f} MB"]]
+        out = [f"rag bench coldstart: `rag serve`, then {self.question!r} through /ask; {self.machine}"
+               + ("" if self.index_existed else " (the index was built first)"), "",
+               md_table(["from `rag serve` to", ""], rows), "",
+               md_table(["target", "measured", "met"], [[t, m, "yes" if ok else "NO"] for t, m, ok in self.targets()])]
+        out += [f"note: {n}" for n in self.notes]
+        return "\n".join(out)
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["targets"] = [{"target": t, "measured": m, "met": ok} for t, m, ok in self.targets()]
+        return d
+
+
+def _process_memory(pid: int) -> tuple[float, float]:
+    """(peak, current) resident MB of a process and its children."""
+    peak = cur = 0.0
+    pids = [pid]
+    with contextlib.suppress(Exception):
+        import psutil
+
+        pids += [c.pid for c in psutil.Process(pid).children(recursive=True)]
+    for p in pids:
+        with contextlib.suppress(OSError), open(f"/proc/{p}/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    peak += int(line.split()[1]) / 1024
+                elif line.startswith("VmRSS:"):
+                    cur += int(line.split()[1]) / 1024
+    return peak, cur
+
+
+def bench_cold_start(settings=None, question: str = "Why did Putin enter Syria?", *, timeout_s: float = 300,
+                     command: Sequence[str] | None = None) -> ColdStartBench:
+    """Start `rag serve` in a fresh process, wait for the page, ask one question through the app's API, and
+    read the server's peak memory. The models' weights are on disk already (the GGUF conversion cached)."""
+    import socket
+    import subprocess
+    import urllib.request
+
+    from gradio_client import Client  # imported before the clock starts
+
+    from rag.settings import Settings
+    from rag.store import IndexStore
+
+    settings = settings or Settings.from_env()
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    root = str(Path(__file__).resolve().parent.parent)
+    env = dict(os.environ, HF_HUB_OFFLINE="1", PYTHONUNBUFFERED="1", RAG_DATA_DIR=str(settings.data_dir),
+               RAG_INDEX_DIR=str(settings.index_path), RAG_CACHE_DIR=str(settings.cache_path),
+               PYTHONPATH=os.pathsep.join(x for x in (root, os.environ.get("PYTHONPATH", "")) if x))
+    env.pop("RAG_AUTH", None)
+    existed = IndexStore(settings.index_path).exists()
+    cmd = list(command or [sys.executable, "-m", "rag.cli", "serve", "--port", str(port)])
+    url = f"http://127.0.0.1:{port}/"
+    log_file = tempfile.TemporaryFile()
+    t0 = time.perf_counter()
+    proc = subprocess.Popen(cmd, env=env, stdout=log_file, stderr=subprocess.STDOUT)
+    try:
+        page_s = None
+        while page_s is None:
+            if proc.poll() is not None:
+                log_file.seek(0)
+                tail = log_file.read().decode("utf-8", "replace")[-2000:]
+                raise RuntimeError(f"`rag serve` exited with {proc.returncode}:\n{tail}")
+            if time.perf_counter() - t0 > timeout_s:
+                raise TimeoutError(f"`rag serve` did not serve {url} within {timeout_s:.0f} s")
+            with contextlib.suppress(OSError):
+                with urllib.request.urlopen(url, timeout=2) as r:
+                    if r.status == 200:
+                        page_s = time.perf_counter() - t0
+            if page_s is None:
+                time.sleep(0.05)
+        out = Client(url, verbose=False).predict(question, api_name="/ask")
+        first_answer_s = time.perf_counter() - t0
+        peak, cur = _process_memory(proc.pid)
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        log_file.close()
+    refused = bool(out.get("refused")) if isinstance(out, dict) else False
+    notes = ["file caches warm (models read from the page cache, as on any start after the first)"]
+    if isinstance(out, dict) and out.get("error"):
+        notes.append(f"the answer was an error: {out['error']}")
+    return ColdStartBench(question=question, page_s=page_s, first_answer_s=first_answer_s, peak_rss_mb=peak,
+                          rss_mb=cur, refused=refused, index_existed=existed, machine=machine(), notes=notes)

@@ -337,6 +337,18 @@ def bench_search_cmd(ctx: click.Context, sizes: str, queries: int, embedder_kind
     _emit(result, as_json)
 
 
+@bench_group.command("coldstart")
+@click.option("--question", default="Why did Putin enter Syria?", show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+@click.pass_context
+@_friendly
+def bench_coldstart_cmd(ctx: click.Context, question: str, as_json: bool) -> None:
+    """Time from starting `rag serve` to its first answer, and the server's peak memory."""
+    from rag.bench import bench_cold_start
+
+    _emit(bench_cold_start(ctx.obj["settings"], question), as_json)
+
+
 def main() -> None:
     cli(obj={})
 

@@ -13,6 +13,7 @@ import hashlib
 import json
 import logging
 import os
+import stat
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
@@ -145,7 +146,7 @@ def _scan(paths: Sequence[Path], old_docs: dict[str, dict], base: Path | None, m
         else:
             skipped.append(Skipped(str(p), "not found"))
 
-    base_r = base.resolve() if base is not None else None
+    ids = _IdMaker(base)
     by_path = {info.get("path", ""): doc_id for doc_id, info in old_docs.items()} if trust_stats else {}
     found: list[_Found] = []
     by_hash: dict[str, str] = {}
@@ -154,10 +155,9 @@ def _scan(paths: Sequence[Path], old_docs: dict[str, dict], base: Path | None, m
         if rid in by_id:
             skipped.append(Skipped(str(p), f"document id '{rid}' already used by {by_id[rid]}"))
             continue
-        abspath = str(Path(os.path.abspath(p)))
-        st = _safe_stat(p)
+        abspath = os.path.abspath(p)  # normalised: the same string as str(Path(os.path.abspath(p)))
+        doc_id, st = ids.make(abspath, rid)
         sig = _stat_signature(st, scan_ns) if st is not None else None
-        doc_id = _doc_id_for(abspath, rid, base_r)
         old_id = by_path.get(abspath)
         info = old_docs.get(old_id) if old_id is not None else None
         if (info is not None and old_id == doc_id and sig is not None and info.get("stat") == sig
@@ -189,6 +189,34 @@ def _scan(paths: Sequence[Path], old_docs: dict[str, dict], base: Path | None, m
     for s in skipped:
         log.info("skipped %s: %s", s.path, s.reason)
     return found, skipped
+
+
+class _IdMaker:
+    """`_doc_id_for` and a stat for many files, with one system call per file: realpath resolves each
+    directory once, and only symlinked files are resolved on their own."""
+
+    def __init__(self, base: Path | None) -> None:
+        self.base = str(base.resolve()) if base is not None else None
+        self.prefix = None if self.base is None else (self.base if self.base.endswith(os.sep) else self.base + os.sep)
+        self.dirs: dict[str, str] = {}
+
+    def make(self, abspath: str, fallback: str) -> tuple[str, os.stat_result | None]:
+        try:
+            st = os.lstat(abspath)
+        except OSError:
+            return _doc_id_for(abspath, fallback, Path(self.base) if self.base else None), None
+        if stat.S_ISLNK(st.st_mode):
+            real = os.path.realpath(abspath)
+            st = _safe_stat(abspath)
+        else:
+            head, tail = os.path.split(abspath)
+            real_dir = self.dirs.get(head)
+            if real_dir is None:
+                real_dir = self.dirs[head] = os.path.realpath(head)
+            real = os.path.join(real_dir, tail)
+        if self.prefix is not None and real.startswith(self.prefix):
+            return real[len(self.prefix):].replace(os.sep, "/"), st
+        return fallback, st
 
 
 def _safe_stat(path) -> os.stat_result | None:

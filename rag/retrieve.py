@@ -15,6 +15,7 @@ from rag.store import IndexData
 log = logging.getLogger(__name__)
 
 DUPLICATE_JACCARD = 0.8
+TOKEN_CACHE_ROWS = 50_000  # token sets kept for the near-duplicate check
 
 
 @dataclass
@@ -88,6 +89,8 @@ class Retriever:
 
     def _token_set(self, row: int) -> frozenset[str]:
         if row not in self._tokens:
+            if len(self._tokens) >= TOKEN_CACHE_ROWS:  # bounded: a million-chunk index must not grow forever
+                self._tokens.clear()
             self._tokens[row] = frozenset(tokenize(self.data.chunks[row].text, keep_stopwords=True))
         return self._tokens[row]
 
