@@ -218,8 +218,23 @@ def _count_tokens(gen, text: str, pieces: int) -> int:
     return pieces
 
 
+class _Result:
+    """What every benchmark result shares: targets (what, measured, met), their table, and JSON."""
+
+    def targets(self) -> list[tuple[str, str, bool]]:
+        return []
+
+    def targets_table(self) -> str:
+        return md_table(["target", "measured", "met"], [[t, m, "yes" if ok else "NO"] for t, m, ok in self.targets()])
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["targets"] = [{"target": t, "measured": m, "met": ok} for t, m, ok in self.targets()]
+        return d
+
+
 @dataclass
-class AnswerBench:
+class AnswerBench(_Result):
     questions: int
     answered: int
     refused: int
@@ -268,15 +283,9 @@ class AnswerBench:
                f"generator: {self.tokens_per_s:.1f} tokens/s overall, {self.decode_tokens_per_s:.1f} tokens/s "
                f"after the first ({self.generated_tokens} tokens)",
                f"pipeline overhead vs the generator alone on the same prompts: {self.overhead:+.1%}", ""]
-        out.append(md_table(["target", "measured", "met"], [[t, m, "yes" if ok else "NO"]
-                                                            for t, m, ok in self.targets()]))
+        out.append(self.targets_table())
         out += [f"note: {n}" for n in self.notes]
         return "\n".join(out)
-
-    def to_dict(self) -> dict:
-        d = asdict(self)
-        d["targets"] = [{"target": t, "measured": m, "met": ok} for t, m, ok in self.targets()]
-        return d
 
 
 def bench_answer(settings=None, questions: Sequence[str] | None = None, *, file: Path | None = None,
@@ -399,7 +408,7 @@ def write_synthetic_corpus(folder: Path, n_docs: int, source: Path, seed: int = 
 
 
 @dataclass
-class IngestBench:
+class IngestBench(_Result):
     docs: int
     chunks: int
     workers: int
@@ -440,15 +449,9 @@ class IngestBench:
                f"ingest / raw encode throughput: {self.ratio:.2f}",
                f"no-change re-ingest: {', '.join(f'{x:.3f}' for x in re)} s (median {percentile(re, 50):.3f} s)",
                f"re-ingest with one document edited: {self.reingest_one_changed_s:.2f} s", "",
-               md_table(["target", "measured", "met"], [[t, m, "yes" if ok else "NO"]
-                                                        for t, m, ok in self.targets()])]
+               self.targets_table()]
         out += [f"note: {n}" for n in self.notes]
         return "\n".join(out)
-
-    def to_dict(self) -> dict:
-        d = asdict(self)
-        d["targets"] = [{"target": t, "measured": m, "met": ok} for t, m, ok in self.targets()]
-        return d
 
 
 def _raw_encode(embedder, texts: list[str], batch_size: int) -> float:
@@ -657,7 +660,7 @@ class SearchRow:
 
 
 @dataclass
-class SearchBench:
+class SearchBench(_Result):
     rows: list[SearchRow]
     queries: int
     embedder: str
@@ -696,16 +699,10 @@ class SearchBench:
                         md_table(["nprobe", "recall@10", "dense p50 ms"],
                                  [[s["nprobe"], f"{s['recall_at_10']:.3f}", _fmt(s["dense_ms_p50"], 2)]
                                   for s in r.sweep])]
-        t = self.targets()
-        if t:
-            out += ["", md_table(["target", "measured", "met"], [[a, b, "yes" if ok else "NO"] for a, b, ok in t])]
+        if self.targets():
+            out += ["", self.targets_table()]
         out += [f"note: {n}" for n in self.notes]
         return "\n".join(out)
-
-    def to_dict(self) -> dict:
-        d = asdict(self)
-        d["targets"] = [{"target": t, "measured": m, "met": ok} for t, m, ok in self.targets()]
-        return d
 
 
 def bench_search(sizes: Sequence[int] = (10_000, 100_000, 1_000_000), *, settings=None, embedder=None,
@@ -826,7 +823,7 @@ def bench_search(sizes: Sequence[int] = (10_000, 100_000, 1_000_000), *, setting
 
 
 @dataclass
-class ColdStartBench:
+class ColdStartBench(_Result):
     question: str
     page_s: float  # `rag serve` started -> the page answers HTTP
     first_answer_s: float  # `rag serve` started -> the first answer (through the app's /ask endpoint) is back
@@ -847,14 +844,9 @@ class ColdStartBench:
         out = [f"rag bench coldstart: `rag serve`, then {self.question!r} through /ask; {self.machine}"
                + ("" if self.index_existed else " (the index was built first)"), "",
                md_table(["from `rag serve` to", ""], rows), "",
-               md_table(["target", "measured", "met"], [[t, m, "yes" if ok else "NO"] for t, m, ok in self.targets()])]
+               self.targets_table()]
         out += [f"note: {n}" for n in self.notes]
         return "\n".join(out)
-
-    def to_dict(self) -> dict:
-        d = asdict(self)
-        d["targets"] = [{"target": t, "measured": m, "met": ok} for t, m, ok in self.targets()]
-        return d
 
 
 def _process_memory(pid: int) -> tuple[float, float]:
