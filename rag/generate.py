@@ -91,14 +91,26 @@ class TransformersGenerator:
             self.device = device
             self._model, self._tok = model, tok
             if self._split_precision(device):
-                import copy
-
                 # prefill in float32 (bf16 matmuls on a CPU without bf16 units are 6x slower for long prompts),
                 # decode in bf16 (memory-bound: half the bytes per token, ~2x faster)
-                self._decoder = copy.deepcopy(model).to(torch.bfloat16).eval()
+                self._decoder = self._bf16_copy(model, source, kw)
             log.info("language model %s loaded on %s (%s) in %.1f s", self.name, device, model.dtype,
                      time.perf_counter() - t0)
             return model, tok
+
+    @staticmethod
+    def _bf16_copy(model, source: str, kw: dict):
+        """Plain weights load again in bf16 (~0.4 s); `deepcopy` + cast took ~2 s of a cold start. A GGUF file
+        is dequantized on every load, so that one is copied."""
+        import torch
+
+        if "gguf_file" in kw:
+            import copy
+
+            return copy.deepcopy(model).to(torch.bfloat16).eval()
+        from transformers import AutoModelForCausalLM
+
+        return AutoModelForCausalLM.from_pretrained(source, dtype=torch.bfloat16, **kw).to(model.device).eval()
 
     def _converted_gguf(self) -> str:
         """A plain safetensors copy of the GGUF model, made once and reused.
@@ -165,7 +177,10 @@ class TransformersGenerator:
         text = ""
         with self._lock, torch.inference_mode():
             out = self._model(input_ids=input_ids, use_cache=True, logits_to_keep=1)
-            cache = out.past_key_values
+            cache_kw = _cache_keyword(self._decoder)
+            cache = getattr(out, "cache", None)
+            if cache is None:  # transformers < 5.2x: the cache is `past_key_values`
+                cache = out.past_key_values
             for layer in getattr(cache, "layers", []):
                 layer.keys = layer.keys.to(torch.bfloat16)
                 layer.values = layer.values.to(torch.bfloat16)
@@ -183,7 +198,7 @@ class TransformersGenerator:
                 if len(new_text) > len(text) and not new_text.endswith("\ufffd"):
                     yield new_text[len(text):]
                     text = new_text
-                out = self._decoder(input_ids=torch.tensor([[nxt]]), past_key_values=cache, use_cache=True)
+                out = self._decoder(input_ids=torch.tensor([[nxt]]), use_cache=True, **{cache_kw: cache})
                 logits = out.logits[0, -1].float()
 
     def _stream_generate(self, inputs, max_new_tokens: int) -> Iterator[str]:
@@ -265,6 +280,13 @@ def make_generator(settings) -> Generator:
     model, gguf = settings.resolved_llm()
     return TransformersGenerator(model, gguf, device=settings.device, dtype=settings.llm_dtype,
                                  trust_remote_code=settings.trust_remote_code, cache_dir=str(settings.cache_path))
+
+
+def _cache_keyword(model) -> str:
+    """`cache` in current transformers, `past_key_values` before it was renamed (removed in 5.40)."""
+    import inspect
+
+    return "cache" if "cache" in inspect.signature(model.forward).parameters else "past_key_values"
 
 
 def _eos_ids(model, tok) -> set[int]:
