@@ -47,13 +47,12 @@ class IndexContext:
         for c in data.chunks:
             spans.setdefault(c.doc, set()).update((s.start, s.end) for s in c.sentences)
         self.sentence_index = {d: sorted(s) for d, s in spans.items()}
-        # sentence-level document frequencies: chunks are too few in a small corpus to weigh words well
-        texts = {(d, a): self.documents[d].text[a:b] for d, spans_ in self.sentence_index.items() for a, b in spans_
-                 if d in self.documents}
-        idf = document_idf([set(tokenize(t)) for t in texts.values()])
-        self.selector = EvidenceSelector(embedder, idf)
         self._sentences = [(d, a, b, self.documents[d].text[a:b]) for d, spans_ in self.sentence_index.items()
                            for a, b in spans_ if d in self.documents]
+        # sentence-level document frequencies: chunks are too few in a small corpus to weigh words well
+        texts = {(d, a): t for d, a, _, t in self._sentences}
+        idf = document_idf([set(tokenize(t)) for t in texts.values()])
+        self.selector = EvidenceSelector(embedder, idf)
 
     def prefill(self) -> int:
         """Embed every sentence now, when the corpus is small enough to keep them all: questions then pay
