@@ -40,6 +40,7 @@ class TransformersGenerator:
         self.name = name or (f"{model}/{gguf_file}" if gguf_file else model)
         self._model = None
         self._decoder = None  # bf16 copy used for decoding on CPU
+        self._cache_kw = "cache"  # the decoder's KV-cache argument, read from its signature at load
         self._tok = None
         self._lock = threading.Lock()  # one generation at a time: CPU threads are the bottleneck anyway
         self._load_lock = threading.Lock()
@@ -94,6 +95,7 @@ class TransformersGenerator:
                 # prefill in float32 (bf16 matmuls on a CPU without bf16 units are 6x slower for long prompts),
                 # decode in bf16 (memory-bound: half the bytes per token, ~2x faster)
                 self._decoder = self._bf16_copy(model, source, kw)
+                self._cache_kw = _cache_keyword(self._decoder)
             log.info("language model %s loaded on %s (%s) in %.1f s", self.name, device, model.dtype,
                      time.perf_counter() - t0)
             return model, tok
@@ -177,7 +179,6 @@ class TransformersGenerator:
         text = ""
         with self._lock, torch.inference_mode():
             out = self._model(input_ids=input_ids, use_cache=True, logits_to_keep=1)
-            cache_kw = _cache_keyword(self._decoder)
             cache = getattr(out, "cache", None)
             if cache is None:  # transformers < 5.2x: the cache is `past_key_values`
                 cache = out.past_key_values
@@ -198,7 +199,7 @@ class TransformersGenerator:
                 if len(new_text) > len(text) and not new_text.endswith("\ufffd"):
                     yield new_text[len(text):]
                     text = new_text
-                out = self._decoder(input_ids=torch.tensor([[nxt]]), use_cache=True, **{cache_kw: cache})
+                out = self._decoder(input_ids=torch.tensor([[nxt]]), use_cache=True, **{self._cache_kw: cache})
                 logits = out.logits[0, -1].float()
 
     def _stream_generate(self, inputs, max_new_tokens: int) -> Iterator[str]:
