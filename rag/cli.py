@@ -11,6 +11,8 @@ from pathlib import Path
 import click
 
 from rag.errors import RagError
+from rag.evaluate import SPLITS, TYPES, EvalItem, EvalReport, RunInfo
+from rag.pipeline_api import PipelineAPI
 from rag.settings import Settings
 
 
@@ -174,26 +176,101 @@ def _print_answer(answer) -> None:
 
 
 @cli.command("eval")
-@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.argument("path", type=click.Path(exists=True, path_type=Path))
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 @click.option("--k", "k", default=5, show_default=True, help="Passages that count for evidence recall.")
+@click.option("--split", type=click.Choice(SPLITS), default="all", show_default=True,
+              help="Half of the questions, by a hash of their id: fit thresholds and prompts on one, report the other.")
+@click.option("--type", "types", multiple=True, type=click.Choice(TYPES),
+              help="Only questions of this type (repeatable).")
+@click.option("--limit", type=click.IntRange(1, None), default=None, help="Only the first N questions (after the filters).")
+@click.option("--index-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="For a set folder: keep its corpus index here and reuse it next time (default: a temporary folder).")
+@click.option("--out", "out_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Write one JSON line per question: answer, quotes and scores, for error analysis.")
 @click.pass_context
 @_friendly
-def eval_cmd(ctx: click.Context, file: Path, as_json: bool, k: int) -> None:
-    """Measure retrieval, answers, citations and refusals on a JSONL file of questions."""
-    from tqdm import tqdm
+def eval_cmd(ctx: click.Context, path: Path, as_json: bool, k: int, split: str, types: tuple[str, ...],
+             limit: int | None, index_dir: Path | None, out_path: Path | None) -> None:
+    """Measure retrieval, answers, citations and refusals on a set of questions.
 
-    from rag.evaluate import evaluate, load_eval
+    PATH is a JSONL file of questions about the configured index, or a folder with questions.jsonl and
+    corpus/ (indexed on its own, in a temporary folder unless --index-dir is given). Ctrl-C stops the run
+    and prints the report for the questions answered so far."""
+    from rag.evaluate import check_writable_outside, corpus_pipeline, load_eval, open_eval_set, select_items
 
-    items = load_eval(file)
-    pipeline = _pipeline(ctx)
-    pipeline.warm_up()
-    with tqdm(total=len(items), desc="eval", unit="q", file=sys.stderr) as bar:
-        report = evaluate(pipeline, items, k=k, progress=lambda done, total, label: bar.update(1))
+    if out_path is not None and not out_path.parent.is_dir():
+        raise click.ClickException(f"--out {out_path}: the folder {out_path.parent} does not exist.")
+    evset = open_eval_set(path)
+    items = load_eval(evset.questions)
+    selected = select_items(items, split, types, limit)
+    if not selected:
+        raise click.ClickException(f"No questions in {path} match --split {split}"
+                                   + "".join(f" --type {t}" for t in types) + ".")
+    run = RunInfo(source=str(path), split=split, types=types, limit=limit, in_set=len(items), selected=len(selected))
+    if evset.corpus is None:
+        if index_dir is not None:
+            raise click.ClickException("--index-dir is for a set folder with its own corpus; "
+                                       "a .jsonl file is run against the configured index.")
+        report = _eval_run(_pipeline(ctx), selected, k, run, out_path)
+    else:
+        for where, what in ((index_dir, "--index-dir"), (out_path, "--out")):
+            if where is not None:
+                check_writable_outside(where, evset.path, what)
+        with corpus_pipeline(ctx.obj["settings"], evset.corpus, index_dir, factory=ctx.obj.get("pipeline_factory"),
+                             progress=_eval_ingest_bar()) as (pipeline, ingest_report):
+            click.echo(f"indexed {evset.corpus}: {ingest_report.summary()}", err=True)
+            report = _eval_run(pipeline, selected, k, run, out_path)
     if as_json:
         click.echo(json.dumps(report.to_dict(), ensure_ascii=False, indent=2))
     else:
+        click.echo(report.heading())
         click.echo(report.table())
+    if report.interrupted:
+        ctx.exit(130)
+
+
+def _eval_ingest_bar():
+    """A progress callback for the corpus ingest: a tqdm bar on stderr, opened at the first report."""
+    from tqdm import tqdm
+
+    bars: dict = {}
+
+    def progress(done: int, total: int, label: str) -> None:
+        bar = bars.get(label)
+        if bar is None:
+            bar = bars[label] = tqdm(total=total, desc=f"index: {label}", unit="chunk", file=sys.stderr)
+        bar.update(done - bar.n)
+        if done >= total:
+            bar.close()
+
+    return progress
+
+
+def _eval_run(pipeline: PipelineAPI, items: list[EvalItem], k: int, run: RunInfo, out_path: Path | None
+              ) -> EvalReport:
+    """Answer and score `items` with a progress bar, writing each result to `out_path` as it comes;
+    Ctrl-C ends the loop with the report of what was answered (marked interrupted), not a traceback."""
+    from contextlib import nullcontext
+
+    from tqdm import tqdm
+
+    from rag.evaluate import item_split, score_items
+
+    pipeline.warm_up()
+    report = EvalReport(k=k, run=run)
+    out = out_path.open("w", encoding="utf-8") if out_path is not None else nullcontext()
+    with out as fh, tqdm(total=len(items), desc="eval", unit="q", file=sys.stderr) as bar:
+        try:
+            for r in score_items(pipeline, items, k):
+                report.items.append(r)
+                if fh is not None:
+                    fh.write(json.dumps({**r.to_dict(), "split": item_split(r.id)}, ensure_ascii=False) + "\n")
+                    fh.flush()
+                bar.update(1)
+        except KeyboardInterrupt:
+            report.interrupted = True
+    return report
 
 
 @cli.command("serve")
