@@ -9,10 +9,12 @@ export TOKENIZERS_PARALLELISM ?= false
 
 .PHONY: chat test install browser index clean-index
 
-chat: install  ## install, build the index if needed, start the chat UI on http://127.0.0.1:7860
+chat: install  ## install, fetch the default model, build the index if needed, start the chat UI on http://127.0.0.1:7860
+	$(BIN)/rag models fetch
 	$(BIN)/rag serve
 
-test: install browser  ## install and run the whole test suite
+test: install browser  ## install, fetch the default model (the integration tests use it), run the whole test suite
+	$(BIN)/rag models fetch
 	$(BIN)/python -m pytest
 
 install: $(STAMP)

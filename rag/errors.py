@@ -33,5 +33,9 @@ class ModelLoadError(RagError):
     pass
 
 
+class ModelIntegrityError(RagError):
+    """A fetched model file does not match its recorded size or SHA-256; it is deleted, never loaded."""
+
+
 class EmptyQuestionError(RagError):
     pass
