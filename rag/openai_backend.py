@@ -82,6 +82,10 @@ class OpenAIChatGenerator:
         except httpx.HTTPError as e:
             raise self._transport_error(e) from e
 
+    def first_token_probs(self, messages: Sequence[dict], words: Sequence[str]) -> dict[str, float] | None:
+        """None: chat servers differ in whether and how they return log-probabilities, so none are asked."""
+        return None
+
     # ---------- helpers ----------
     def models(self) -> list[str]:
         """The model ids the server lists (GET /v1/models)."""

@@ -1,0 +1,221 @@
+"""A generator that runs a GGUF model in-process with llama.cpp (llama-cpp-python).
+
+llama.cpp computes on the quantized weights directly, so a GGUF model runs at its file's size and speed, where
+transformers first dequantizes it to float32. One `Llama` object and one lock serve every question; the context
+keeps the tokens it last evaluated, so the prompt prefix every question shares (system message, worked examples,
+start of the user message) is decoded once and reused.
+"""
+
+from __future__ import annotations
+
+import codecs
+import logging
+import os
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from rag.errors import ModelLoadError, RagError
+from rag.generate import Messages, word_probs
+
+if TYPE_CHECKING:
+    from llama_cpp import Llama
+
+log = logging.getLogger(__name__)
+
+
+class LlamaCppGenerator:
+    """The `Generator` protocol over a GGUF file, greedy, with the model's own chat template."""
+
+    def __init__(self, path: str, n_threads: int = 0, n_ctx: int = 4096, name: str | None = None) -> None:
+        self.path = str(path)
+        self.n_threads = n_threads or physical_cores()
+        self.n_ctx = n_ctx
+        self.name = name or os.path.basename(self.path)
+        self._llm: Llama | None = None
+        self._format = None  # the GGUF chat template as a llama_cpp Jinja2ChatFormatter
+        self._eog: frozenset[int] = frozenset()
+        self._memo: tuple[tuple[int, ...], np.ndarray] | None = None  # a prompt and the logits after it
+        self._lock = threading.Lock()  # one decode at a time: the context holds one sequence
+        self._load_lock = threading.Lock()
+
+    # ---------- protocol ----------
+    def warm_up(self) -> None:
+        for _ in self.stream([{"role": "user", "content": "Say OK."}], max_new_tokens=2):
+            pass
+
+    def stream(self, messages: Messages, max_new_tokens: int = 64) -> Iterator[str]:
+        """Yield the greedy reply as it decodes. Closing the iterator stops decoding and frees the model."""
+        llm = self._load()
+        with self._lock:
+            tokens = self._prompt(messages)
+            logits = self._prefill(tokens)
+            utf8 = codecs.getincrementaldecoder("utf-8")(errors="replace")  # a character may span tokens
+            budget = min(max_new_tokens, self.n_ctx - len(tokens))
+            for i in range(budget):
+                token = int(np.argmax(logits))
+                if token in self._eog:
+                    break
+                text = utf8.decode(self._piece(token))
+                if text:
+                    yield text
+                if i + 1 < budget:
+                    llm.eval([token])
+                    logits = self._logits()
+            tail = utf8.decode(b"", final=True)
+            if tail:
+                yield tail
+
+    def first_token_probs(self, messages: Messages, words: Sequence[str]) -> dict[str, float]:
+        """The probability that the reply starts with each word (see `rag.generate.word_probs`). The prompt's
+        logits are kept, so a `stream` of the same messages right after starts decoding without a prefill."""
+        self._load()
+        with self._lock:
+            tokens = self._prompt(messages)
+            first = self._prefill(tokens)
+            return word_probs(words, self._encode, first, lambda form: self._follow(tokens, form))
+
+    # ---------- model ----------
+    def _load(self) -> Llama:
+        if self._llm is not None:
+            return self._llm
+        with self._load_lock:
+            if self._llm is not None:
+                return self._llm
+            if not os.path.isfile(self.path):
+                raise ModelLoadError(f"The GGUF model file {self.path} does not exist. Set RAG_LLM to a .gguf file "
+                                     "or a model name that `rag models` lists.")
+            try:
+                import llama_cpp
+                from llama_cpp.llama_chat_format import Jinja2ChatFormatter
+            except ImportError as e:
+                raise ModelLoadError(f"llama.cpp is not installed ({e}): pip install llama-cpp-python, or set "
+                                     "RAG_LLM_BACKEND=transformers.") from e
+            t0 = time.perf_counter()
+            try:
+                llm = llama_cpp.Llama(model_path=self.path, n_ctx=self.n_ctx, n_threads=self.n_threads,
+                                      n_threads_batch=self.n_threads, verbose=False)
+            except Exception as e:  # noqa: BLE001 - llama-cpp-python raises ValueError/RuntimeError/OSError
+                raise ModelLoadError(f"llama.cpp could not load the language model {self.path} ({e}). Set RAG_LLM "
+                                     "to a valid .gguf file, or RAG_LLM_BACKEND=transformers.") from e
+            template = llm.metadata.get("tokenizer.chat_template")
+            if not template:
+                raise ModelLoadError(f"{self.path} has no chat template in its metadata, so it is probably not an "
+                                     "instruction-tuned model: set RAG_LLM to an instruct model's GGUF file.")
+            bos, eos = llm.token_bos(), llm.token_eos()
+            text = llm._model.token_get_text  # the template may write the BOS/EOS token strings itself
+            self._format = Jinja2ChatFormatter(template, eos_token=text(eos) if eos >= 0 else "",
+                                               bos_token=text(bos) if bos >= 0 else "", add_generation_prompt=True)
+            vocab = llama_cpp.llama_model_get_vocab(llm.model)
+            self._eog = frozenset(t for t in range(llm.n_vocab()) if llama_cpp.llama_vocab_is_eog(vocab, t))
+            log.info("llama.cpp loaded %s in %.1f s (%d threads, context %d)", self.name, time.perf_counter() - t0,
+                     self.n_threads, self.n_ctx)
+            self._llm = llm
+            return llm
+
+    def _prompt(self, messages: Messages) -> list[int]:
+        """The chat template's text, tokenized with its special tokens and no extra BOS (as transformers does)."""
+        text = self._format(messages=[dict(m) for m in messages]).prompt
+        tokens = self._llm.tokenize(text.encode("utf-8"), add_bos=False, special=True)
+        if len(tokens) >= self.n_ctx:
+            raise RagError(f"The prompt has {len(tokens)} tokens, more than the model's context of {self.n_ctx}: "
+                           "raise RAG_LLM_CTX, or ask a shorter question.")
+        return tokens
+
+    def _encode(self, text: str) -> list[int]:
+        return self._llm.tokenize(text.encode("utf-8"), add_bos=False, special=False)
+
+    def _piece(self, token: int) -> bytes:
+        import ctypes
+
+        import llama_cpp
+
+        vocab = self._llm._model.vocab
+        buf = ctypes.create_string_buffer(64)
+        n = llama_cpp.llama_token_to_piece(vocab, token, buf, len(buf), 0, False)
+        if n < 0:  # a longer piece: -n is the size it needs
+            buf = ctypes.create_string_buffer(-n)
+            n = llama_cpp.llama_token_to_piece(vocab, token, buf, len(buf), 0, False)
+        return buf.raw[:n]
+
+    # ---------- the context (call with self._lock held) ----------
+    def _prefill(self, tokens: list[int]) -> np.ndarray:
+        """The logits after `tokens`, decoding only what the context does not already hold."""
+        key = tuple(tokens)
+        if self._memo is not None and self._memo[0] == key and self._holds(tokens):
+            self._truncate(len(tokens))
+            return self._memo[1]
+        self._memo = (key, self._advance(tokens).copy())
+        return self._memo[1]
+
+    def _follow(self, prompt: list[int], form: Sequence[int]) -> list[np.ndarray]:
+        """The logits after each token of `form`, continuing `prompt`; the context is then cut back to it."""
+        out = []
+        for i in range(1, len(form) + 1):
+            out.append(self._advance(prompt + list(form[:i])).copy())
+        self._truncate(len(prompt))
+        return out
+
+    def _advance(self, tokens: list[int]) -> np.ndarray:
+        """Make the context hold exactly `tokens` and return the logits after the last one.
+
+        `Llama.eval` appends at `n_tokens` and records what it decoded in `input_ids`; the longest common prefix
+        with those is kept. When all of `tokens` is cached the last one is decoded again, for its logits."""
+        llm = self._llm
+        held = llm.input_ids[: llm.n_tokens]
+        n = min(len(held), len(tokens))
+        differ = np.flatnonzero(held[:n] != np.asarray(tokens[:n], dtype=held.dtype))
+        same = int(differ[0]) if len(differ) else n
+        keep = self._truncate(min(same, len(tokens) - 1))
+        llm.eval(tokens[keep:])
+        return self._logits()
+
+    def _holds(self, tokens: list[int]) -> bool:
+        llm = self._llm
+        return llm.n_tokens >= len(tokens) and bool(np.array_equal(llm.input_ids[: len(tokens)], tokens))
+
+    def _truncate(self, n: int) -> int:
+        """Drop the cached tokens from position n on; returns how many are kept (0 when the memory can't be cut)."""
+        llm = self._llm
+        if n >= llm.n_tokens:
+            return llm.n_tokens
+        if n == 0 or not llm._ctx.kv_cache_seq_rm(-1, n, -1):  # recurrent models can only start over
+            llm.reset()
+            return 0
+        llm.n_tokens = n
+        return n
+
+    def _logits(self) -> np.ndarray:
+        """The logits of the last decoded position (a view into llama.cpp's buffer, valid until the next decode):
+        `Llama.eval` does not store them unless the model was opened with logits_all=True."""
+        import llama_cpp
+
+        llm = self._llm
+        ptr = llama_cpp.llama_get_logits_ith(llm.ctx, -1)
+        return np.ctypeslib.as_array(ptr, shape=(llm.n_vocab(),))
+
+
+def physical_cores() -> int:
+    """CPU cores this process may use, not counting SMT siblings: llama.cpp slows down on hyper-threads."""
+    try:
+        logical = len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        logical = os.cpu_count() or 1
+    try:
+        with open("/sys/devices/system/cpu/cpu0/topology/thread_siblings_list") as f:
+            siblings = _count_cpus(f.read().strip())
+    except (OSError, ValueError):
+        siblings = 1
+    return max(1, logical // max(1, siblings))
+
+
+def _count_cpus(spec: str) -> int:
+    """How many CPUs a Linux list like "0-1,8" names."""
+    n = 0
+    for part in spec.split(","):
+        lo, _, hi = part.partition("-")
+        n += int(hi or lo) - int(lo) + 1
+    return n

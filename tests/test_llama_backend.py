@@ -1,0 +1,401 @@
+"""The llama.cpp backend, the choice of backend in `make_generator`, and `first_token_probs`.
+
+Unit tests load no model; the integration tests run the bundled SmolLM2 GGUF file through llama.cpp."""
+
+from __future__ import annotations
+
+import codecs
+import importlib.util
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from rag.errors import ConfigError, ModelLoadError
+from rag.generate import ScriptedGenerator, TransformersGenerator, make_generator, word_probs
+from rag.settings import BUNDLED_LLM_FILE, BUNDLED_LLM_PACKAGE, Settings
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+# ---------------------------------------------------------------- make_generator (no model is loaded)
+@pytest.fixture
+def resolved(monkeypatch):
+    """Make `Settings.resolved_llm` answer a given (model, gguf file) pair without looking anything up."""
+
+    def set_to(model: str, gguf: str) -> None:
+        monkeypatch.setattr(Settings, "resolved_llm", lambda self: (model, gguf))
+
+    return set_to
+
+
+@pytest.fixture
+def llama_installed(monkeypatch):
+    def set_to(value: bool) -> None:
+        monkeypatch.setattr("rag.generate.llama_cpp_installed", lambda: value)
+
+    return set_to
+
+
+def test_auto_runs_a_gguf_file_on_llama_cpp(resolved, llama_installed):
+    from rag.llama_backend import LlamaCppGenerator
+
+    resolved("/models", "small.gguf")
+    llama_installed(True)
+    gen = make_generator(Settings(llm_threads=3, llm_ctx=2048))
+    assert isinstance(gen, LlamaCppGenerator)
+    assert gen.path == str(Path("/models") / "small.gguf")
+    assert (gen.n_threads, gen.n_ctx, gen.name) == (3, 2048, "small.gguf")
+    assert gen._llm is None  # nothing loads before first use
+
+
+def test_auto_falls_back_to_transformers_without_llama_cpp(resolved, llama_installed):
+    resolved("/models", "small.gguf")
+    llama_installed(False)
+    gen = make_generator(Settings())
+    assert isinstance(gen, TransformersGenerator)
+    assert (gen.model_id, gen.gguf_file) == ("/models", "small.gguf")
+
+
+def test_auto_runs_a_hub_model_on_transformers(resolved, llama_installed):
+    resolved("HuggingFaceTB/SmolLM2-135M-Instruct", "")
+    llama_installed(True)
+    assert isinstance(make_generator(Settings()), TransformersGenerator)
+
+
+def test_transformers_backend_takes_a_gguf_file_too(resolved, llama_installed):
+    resolved("/models", "small.gguf")
+    llama_installed(True)
+    gen = make_generator(Settings(llm_backend="transformers"))
+    assert isinstance(gen, TransformersGenerator)
+    assert gen.gguf_file == "small.gguf"
+
+
+def test_llama_cpp_backend_needs_a_gguf_file(resolved, llama_installed):
+    resolved("HuggingFaceTB/SmolLM2-135M-Instruct", "")
+    llama_installed(True)
+    with pytest.raises(ConfigError, match=r"\.gguf file.*RAG_LLM_BACKEND=transformers"):
+        make_generator(Settings(llm_backend="llama.cpp"))
+
+
+def test_llama_cpp_backend_needs_llama_cpp_installed(resolved, llama_installed):
+    resolved("/models", "small.gguf")
+    llama_installed(False)
+    with pytest.raises(ConfigError, match="pip install llama-cpp-python"):
+        make_generator(Settings(llm_backend="llama.cpp"))
+
+
+def test_backend_is_read_from_the_environment(resolved, llama_installed, monkeypatch):
+    from rag.llama_backend import LlamaCppGenerator
+
+    resolved("/models", "small.gguf")
+    llama_installed(True)
+    monkeypatch.setenv("RAG_LLM_BACKEND", "llama.cpp")
+    monkeypatch.setenv("RAG_LLM_THREADS", "1")
+    gen = make_generator(Settings.from_env())
+    assert isinstance(gen, LlamaCppGenerator) and gen.n_threads == 1
+
+
+def test_an_unknown_backend_lists_the_choices(monkeypatch):
+    def unreachable(self):
+        raise AssertionError("the backend is checked before the model is resolved")
+
+    monkeypatch.setattr(Settings, "resolved_llm", unreachable)
+    with pytest.raises(ConfigError, match=r"RAG_LLM_BACKEND='vllm'.*auto, llama\.cpp, transformers"):
+        make_generator(Settings(llm_backend="vllm"))
+
+
+def test_a_server_url_wins_over_the_backend(monkeypatch):
+    monkeypatch.setattr(Settings, "resolved_llm", lambda self: pytest.fail("no local model is needed"))
+    gen = make_generator(Settings(llm_url="http://127.0.0.1:9/v1", llm_backend="llama.cpp"))
+    try:
+        assert gen.first_token_probs([{"role": "user", "content": "Hi"}], ["NONE"]) is None
+    finally:
+        gen.close()
+
+
+def test_importing_the_generators_does_not_import_llama_cpp():
+    code = ("import sys; from rag.generate import make_generator; from rag.llama_backend import LlamaCppGenerator; "
+            "LlamaCppGenerator('/nowhere.gguf'); assert 'llama_cpp' not in sys.modules, 'imported'")
+    subprocess.run([sys.executable, "-c", code], cwd=ROOT, check=True)
+
+
+def test_a_missing_file_says_what_to_set(tmp_path):
+    from rag.llama_backend import LlamaCppGenerator
+
+    gen = LlamaCppGenerator(str(tmp_path / "absent.gguf"))
+    with pytest.raises(ModelLoadError, match=r"absent\.gguf.*RAG_LLM"):
+        gen.warm_up()
+
+
+@pytest.mark.skipif(importlib.util.find_spec("llama_cpp") is None, reason="llama-cpp-python is not installed")
+def test_a_broken_file_says_what_to_set(tmp_path):
+    from rag.llama_backend import LlamaCppGenerator
+
+    bad = tmp_path / "broken.gguf"
+    bad.write_bytes(b"GGUF" + b"\0" * 64)
+    with pytest.raises(ModelLoadError, match=r"broken\.gguf.*RAG_LLM"):
+        list(LlamaCppGenerator(str(bad)).stream([{"role": "user", "content": "Hi"}]))
+
+
+def test_thread_count_defaults_to_the_cores():
+    from rag.llama_backend import LlamaCppGenerator, _count_cpus, physical_cores
+
+    assert _count_cpus("0-1,8") == 3 and _count_cpus("4") == 1
+    assert 1 <= physical_cores() <= (len(_affinity()) or 1)
+    assert LlamaCppGenerator("x.gguf").n_threads == physical_cores()
+
+
+def _affinity() -> set[int]:
+    try:
+        import os
+
+        return os.sched_getaffinity(0)
+    except AttributeError:
+        return set()
+
+
+# ---------------------------------------------------------------- word_probs and the scripted fake
+VOCAB = ["<eos>", "N", "ONE", " N", "The", " The", "NONE", " NONE"]
+
+
+def _encode_with(vocab: list[str]):
+    """A greedy longest-match tokenizer over `vocab`."""
+
+    def encode(text: str) -> list[int]:
+        out = []
+        while text:
+            best = max((t for t in vocab if text.startswith(t)), key=len)
+            out.append(vocab.index(best))
+            text = text[len(best):]
+        return out
+
+    return encode
+
+
+def _logits(vocab: list[str], probs: dict[str, float]) -> np.ndarray:
+    p = np.full(len(vocab), 1e-12)
+    for tok, v in probs.items():
+        p[vocab.index(tok)] = v
+    return np.log(p)
+
+
+def test_word_probs_of_single_tokens_add_both_forms():
+    vocab = [t for t in VOCAB if t not in ("N", " N", "ONE")]
+    first = _logits(vocab, {"<eos>": 0.1, "The": 0.5, " The": 0.1, "NONE": 0.2, " NONE": 0.1})
+    probs = word_probs(["The", "NONE"], _encode_with(vocab), first, lambda form: pytest.fail("single tokens"))
+    assert probs["The"] == pytest.approx(0.6)
+    assert probs["NONE"] == pytest.approx(0.3)
+
+
+def test_word_probs_follow_a_word_of_several_tokens():
+    vocab = [t for t in VOCAB if "NONE" not in t]  # SmolLM2 writes NONE as N + ONE
+    followed = []
+
+    def follow(form):
+        followed.append(tuple(form))
+        return [_logits(vocab, {"ONE": 0.5, "The": 0.5})]
+
+    first = _logits(vocab, {"N": 0.4, " N": 0.00001, "The": 0.59999})
+    probs = word_probs(["NONE"], _encode_with(vocab), first, follow)
+    assert probs["NONE"] == pytest.approx(0.4 * 0.5, rel=1e-3)
+    assert followed == [(vocab.index("N"),)]  # " N" is below the floor: not followed
+
+
+def test_scripted_generator_answers_its_configured_probabilities():
+    messages = [{"role": "user", "content": "Q"}]
+    assert ScriptedGenerator().first_token_probs(messages, ["NONE"]) is None
+    gen = ScriptedGenerator(probs={"NONE": 0.9})
+    assert gen.first_token_probs(messages, ["NONE", "The"]) == {"NONE": 0.9, "The": 0.0}
+
+
+# ---------------------------------------------------------------- the real model (SmolLM2 GGUF on llama.cpp)
+SYSTEM = (
+    "You answer questions about news articles. You are given numbered sentences from the articles and a question. "
+    "Answer only from those sentences, never from what you know otherwise. Write one to three short sentences in "
+    "plain words. End every sentence with the number of the sentence it is based on, like [2]. Copy names, "
+    "numbers, dates and quotations exactly as they are written. If the sentences do not answer the question, "
+    "reply with the single word NONE. Keep the answer short, and do not add anything the sentences do not say."
+)
+
+
+def _ask(question: str, sentences: str = "[1] The council approved the harbour wall on Tuesday.") -> list[dict]:
+    return [{"role": "system", "content": SYSTEM},
+            {"role": "user", "content": f"Sentences:\n{sentences}\n\nQuestion: {question}"}]
+
+
+def _bundled_gguf() -> Path | None:
+    spec = importlib.util.find_spec(BUNDLED_LLM_PACKAGE)
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    path = Path(list(spec.submodule_search_locations)[0]) / BUNDLED_LLM_FILE
+    return path if path.is_file() else None
+
+
+needs_llama = pytest.mark.skipif(importlib.util.find_spec("llama_cpp") is None or _bundled_gguf() is None,
+                                 reason="needs llama-cpp-python and the bundled SmolLM2 GGUF file")
+
+
+@pytest.fixture(scope="module")
+def smol():
+    from rag.llama_backend import LlamaCppGenerator
+
+    gen = LlamaCppGenerator(str(_bundled_gguf()), n_ctx=2048)
+    gen.warm_up()
+    return gen
+
+
+def _counting(gen):
+    """Count the tokens llama.cpp decodes from now on."""
+    counted = {"tokens": 0}
+    real = gen._llm.eval
+
+    def eval_(tokens):
+        counted["tokens"] += len(tokens)
+        return real(tokens)
+
+    gen._llm.eval = eval_
+    return counted
+
+
+def _uncount(gen) -> None:
+    del gen._llm.eval
+
+
+@pytest.mark.integration
+@needs_llama
+def test_streams_text(smol):
+    pieces = list(smol.stream(_ask("When was the harbour wall approved?"), max_new_tokens=24))
+    assert pieces and all(isinstance(p, str) and p for p in pieces)
+    assert "".join(pieces).strip()
+
+
+@pytest.mark.integration
+@needs_llama
+def test_greedy_is_deterministic_whatever_the_cache_holds(smol):
+    from rag.llama_backend import LlamaCppGenerator
+
+    ask = _ask("What did the council approve?")
+    first = "".join(smol.stream(ask, 24))
+    "".join(smol.stream(_ask("Who approved it?"), 24))  # the cache now holds another question
+    again = "".join(smol.stream(ask, 24))
+    fresh = "".join(LlamaCppGenerator(str(_bundled_gguf()), n_ctx=2048).stream(ask, 24))
+    assert first == again == fresh
+
+
+@pytest.mark.integration
+@needs_llama
+def test_closing_mid_stream_stops_and_frees_the_model(smol):
+    ask = _ask("What did the council approve?")
+    whole = "".join(smol.stream(ask, 24))
+    it = smol.stream(ask, 24)
+    next(it)
+    counted = _counting(smol)
+    try:
+        it.close()
+        assert counted["tokens"] == 0  # nothing decoded after the close
+    finally:
+        _uncount(smol)
+    assert smol._lock.acquire(blocking=False)
+    smol._lock.release()
+    for _ in smol.stream(ask, 24):
+        break  # leaving a for loop closes the iterator as well
+    assert "".join(smol.stream(ask, 24)) == whole
+
+
+@pytest.mark.integration
+@needs_llama
+def test_concurrent_streams_take_turns(smol):
+    asks = [_ask("What did the council approve?"), _ask("When was it approved?")]
+    expected = ["".join(smol.stream(a, 12)) for a in asks]
+    got: dict[int, str] = {}
+    threads = [threading.Thread(target=lambda i=i: got.__setitem__(i, "".join(smol.stream(asks[i], 12))))
+               for i in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert [got.get(0), got.get(1)] == expected
+
+
+@pytest.mark.integration
+@needs_llama
+def test_first_token_probs_agree_with_greedy_decoding(smol):
+    ask = _ask("When was the harbour wall approved?")
+    first_piece = next(iter(smol.stream(ask, 1)))
+    emitted = first_piece.strip()
+    words = [emitted] + [w for w in ("NONE", "Yes", "I", "Sentence") if w != emitted]
+    probs = smol.first_token_probs(ask, words)
+    assert set(probs) == set(words)
+    assert all(0.0 <= p <= 1.0 for p in probs.values())
+    assert max(probs, key=probs.get) == emitted
+    assert smol.first_token_probs(ask, words) == probs
+
+
+@pytest.mark.integration
+@needs_llama
+def test_probing_then_streaming_costs_one_prefill(smol):
+    ask = _ask("Who approved the harbour wall?")
+    expected = "".join(smol.stream(ask, 16))
+    "".join(smol.stream(_ask("Why?"), 4))
+    smol.first_token_probs(ask, ["NONE"])
+    counted = _counting(smol)
+    try:
+        it = smol.stream(ask, 16)
+        text = next(it)
+        assert counted["tokens"] == 0  # the first piece comes from the probe's logits
+        text += "".join(it)
+    finally:
+        _uncount(smol)
+    assert text == expected
+
+
+@pytest.mark.integration
+@needs_llama
+def test_a_second_question_decodes_only_what_differs(smol):
+    a, b = _ask("Who approved the harbour wall?"), _ask("When did the council vote?")
+    shared = _shared_prefix(smol._prompt(a), smol._prompt(b))
+    assert shared > len(smol._prompt(SYSTEM_ONLY)) - 6  # system message and the user header are shared
+    "".join(smol.stream(a, 8))
+    counted = _counting(smol)
+    try:
+        "".join(smol.stream(b, 8))
+    finally:
+        _uncount(smol)
+    prefill = len(smol._prompt(b)) - shared
+    assert prefill <= counted["tokens"] <= prefill + 8
+
+
+SYSTEM_ONLY = [{"role": "system", "content": SYSTEM}]
+
+
+def _shared_prefix(a: list[int], b: list[int]) -> int:
+    return next((i for i, (x, y) in enumerate(zip(a, b)) if x != y), min(len(a), len(b)))
+
+
+@pytest.mark.integration
+@needs_llama
+def test_pieces_split_inside_a_character_are_joined(smol):
+    text = "Zürich 東京 😀 café"
+    tokens = smol._encode(text)
+    pieces = [smol._piece(t) for t in tokens]
+    assert b"".join(pieces).decode("utf-8") == text
+    utf8 = codecs.getincrementaldecoder("utf-8")()
+    assert "".join(utf8.decode(p) for p in pieces) == text
+
+
+@pytest.mark.integration
+def test_the_default_qwen_model_answers_when_fetched():
+    path = Settings().models_path / "qwen2.5-coder-0.5b-instruct.gguf"
+    if importlib.util.find_spec("llama_cpp") is None or not path.is_file():
+        pytest.skip(f"{path} is not fetched (make test fetches it)")
+    from rag.llama_backend import LlamaCppGenerator
+
+    gen = LlamaCppGenerator(str(path), n_ctx=2048)
+    ask = _ask("How much did the harbour wall cost?")
+    probs = gen.first_token_probs(ask, ["NONE"])
+    text = "".join(gen.stream(ask, 16))
+    assert 0.0 <= probs["NONE"] <= 1.0 and text.strip()
