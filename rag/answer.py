@@ -1,5 +1,10 @@
-"""Evidence-first answering: retrieve, pick evidence sentences, let the model phrase an answer from them,
-verify every sentence it wrote, and cite verbatim quotes. The answer is never worse than quoting the evidence.
+"""Answering: retrieve, number the best evidence sentences, let the model read them and write the answer,
+verify every sentence it writes against the evidence it cites, and stream only what passed.
+
+The model decides what the answer is, or that the evidence does not hold one ("NONE", or a refusal
+probability above `RAG_REFUSE_THRESHOLD`); the code decides what may be shown: a sentence whose names,
+numbers, dates or quotations are not in its evidence, whose negation differs, or whose content is not
+covered, is dropped. When nothing the model wrote survives, the evidence it cited is quoted verbatim.
 """
 
 from __future__ import annotations
@@ -8,38 +13,47 @@ import logging
 import re
 import time
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
-
+from dataclasses import dataclass, field
 
 from rag import prompts
 from rag.errors import EmptyQuestionError
-from rag.evidence import EvidenceSelector, EvidenceSentence, Selection, document_idf
+from rag.evidence import EvidenceSelector, Unit, document_idf
 from rag.followup import rewrite_query
 from rag.keyword import tokenize
 from rag.schema import Answer, Citation, Document, Passage, StreamEvent
-from rag.verify import check_sentence, split_answer
+from rag.verify import check_sentence
 
 log = logging.getLogger(__name__)
 
 MAX_ANSWER_SENTENCES = 3
-MAX_DRAFT_SENTENCES = 2
+MAX_DRAFT_SENTENCES = 5  # the model may write a sentence that fails; stop it after this many
+REFUSAL_WORD = "NONE"
+# How a reader model says "the sentences don't say" when it does not use the word it was asked to use.
+REFUSAL_TEXT = re.compile(r"^\W*(none\b|no\b[^.]*\b(answer|information|mention)|(the )?(sentences|articles|text|"
+                          r"quotes)\s+(do|does|did)\s*n[o']t|there is no|it is not (mentioned|stated|said|clear)|"
+                          r"(this|that) is not (mentioned|stated)|not (mentioned|stated|specified|given|provided)|"
+                          r"i (do not|don't|cannot|can't) (know|find|answer))", re.I)
+_MARKERS = re.compile(r"\s*\[(\d+(?:\s*[,;]\s*\d+)*)\]")
+_LIST_LEAD = re.compile(r"^\s*(?:[-*•]|\d+[.)])\s+")
+# Openers that tie a sentence to one the reader cannot see; dropped from a sentence that starts the answer.
+_DANGLING = re.compile(r"^(indeed|but|and|however|still|so|yet|also|moreover|meanwhile|instead|thus|rather|"
+                       r"in fact|after all)\b,?\s+", re.I)
 
 
 @dataclass
-class Unit:
-    """One citable piece of evidence: a sentence plus the neighbour that says who said it or when."""
+class Draft:
+    """What the model has written so far, and which of its sentences were already judged."""
 
-    doc: str
-    start: int
-    end: int
-    text: str
-    paragraph: str
+    text: str = ""
+    judged: int = 0  # complete sentences already verified
+    kept: list[tuple[str, list[int]]] = field(default_factory=list)  # (sentence without markers, unit indexes)
+    cited: list[int] = field(default_factory=list)  # units the model cited, verified or not, in order
 
 
 class IndexContext:
     """What answering needs from one index version, computed once per version."""
 
-    def __init__(self, retriever, embedder) -> None:
+    def __init__(self, retriever, embedder, max_units: int) -> None:
         self.retriever = retriever
         data = retriever.data
         self.documents: dict[str, Document] = data.documents
@@ -50,13 +64,12 @@ class IndexContext:
         self._sentences = [(d, a, b, self.documents[d].text[a:b]) for d, spans_ in self.sentence_index.items()
                            for a, b in spans_ if d in self.documents]
         # sentence-level document frequencies: chunks are too few in a small corpus to weigh words well
-        texts = {(d, a): t for d, a, _, t in self._sentences}
-        idf = document_idf([set(tokenize(t)) for t in texts.values()])
-        self.selector = EvidenceSelector(embedder, idf)
+        idf = document_idf([set(tokenize(t)) for *_, t in self._sentences])
+        self.selector = EvidenceSelector(embedder, idf, max_units=max_units)
 
     def prefill(self) -> int:
         """Embed every sentence now, when the corpus is small enough to keep them all: questions then pay
-        only for the query (~200 ms less before the first token on 2 cores). Returns how many were embedded."""
+        only for the query. Returns how many were embedded."""
         if len(self._sentences) > self.selector.vectors.capacity:
             return 0
         self.selector.vectors.get(self._sentences)
@@ -72,14 +85,18 @@ class Answerer:
         self._ctx: IndexContext | None = None
 
     def warm_up(self) -> None:
-        self.pipeline.generator.warm_up()
+        gen = self.pipeline.generator
+        gen.warm_up()
+        # run the fixed prompt prefix once, so its KV cache is ready for the first question
+        for _ in gen.stream(self._messages("Is this a warm-up?", []), 1):
+            pass
         n = self._context().prefill()
         log.info("embedded %d sentences for evidence selection", n)
 
     def _context(self) -> IndexContext:
         retriever = self.pipeline.retriever
         if self._ctx is None or self._ctx.retriever is not retriever:
-            self._ctx = IndexContext(retriever, self.pipeline.embedder)
+            self._ctx = IndexContext(retriever, self.pipeline.embedder, self.settings.evidence_units)
         return self._ctx
 
     # ---------- public ----------
@@ -100,42 +117,74 @@ class Answerer:
         passages = ctx.retriever.search(query, self.settings.top_k)
         timings = {"retrieve_ms": (time.perf_counter() - t0) * 1000}
         yield StreamEvent("passages", passages)
+        units = ctx.selector.select(query, passages, ctx.documents, ctx.sentence_index)
 
-        selection = ctx.selector.select(query, passages, ctx.documents, ctx.sentence_index)
-        units = [self._unit(ctx, s, selection, query) for s in selection.sentences]
-        if not selection.answerable:
-            log.info("refusing %r: %s", question, selection.reason)
-            text, citations = self._refusal(ctx, selection, passages, query)
-            timings["first_token_ms"] = (time.perf_counter() - t0) * 1000
-            yield StreamEvent("token", text)
+        def finish(text: str, refused: bool, citations: list[Citation]) -> StreamEvent:
+            timings.setdefault("first_token_ms", (time.perf_counter() - t0) * 1000)
             timings["total_ms"] = (time.perf_counter() - t0) * 1000
-            yield StreamEvent("answer", Answer(question, text, True, citations, passages, query, timings, notice))
+            return StreamEvent("answer", Answer(question, text, refused, citations, passages, query, timings,
+                                                notice))
+
+        if not units:
+            text = self.messages["no_documents"] if not ctx.documents else self.messages["refusal"]
+            yield StreamEvent("token", text)
+            yield finish(text, True, [])
             return
 
-        messages = self._messages(question, units)
-        draft = ""
-        first = None
-        pieces = self.pipeline.generator.stream(messages, self.settings.max_new_tokens)
-        try:
-            for piece in pieces:
-                if first is None:
-                    first = time.perf_counter()
-                    timings["first_token_ms"] = (first - t0) * 1000
-                draft += piece
-                yield StreamEvent("token", piece)
-                if _sentence_ends(draft) >= MAX_DRAFT_SENTENCES:
-                    break  # the answer is meant to be short: stop the model here
-        finally:
-            close = getattr(pieces, "close", None)
-            if close:
-                close()
-        if first is None:
-            timings["first_token_ms"] = (time.perf_counter() - t0) * 1000
-        t_gen = time.perf_counter()
-        text, citations = self._compose(ctx, draft, units)
-        timings["verify_ms"] = (time.perf_counter() - t_gen) * 1000
-        timings["total_ms"] = (time.perf_counter() - t0) * 1000
-        yield StreamEvent("answer", Answer(question, text, False, citations, passages, query, timings, notice))
+        yield StreamEvent("writing", None)
+        messages = self._messages(query, units)
+        gen = self.pipeline.generator
+        p_refuse = _refusal_probability(gen, messages)
+        timings["read_ms"] = (time.perf_counter() - t0) * 1000
+        draft = Draft()
+        refused = p_refuse is not None and p_refuse >= self.settings.refuse_threshold
+        numbers: dict[int, int] = {}
+        citations: list[Citation] = []
+        if not refused:
+            pieces = gen.stream(messages, self.settings.max_new_tokens)
+            try:
+                for piece in pieces:
+                    timings.setdefault("generate_first_ms", (time.perf_counter() - t0) * 1000)
+                    draft.text += piece
+                    if not draft.kept and REFUSAL_TEXT.match(draft.text) and not draft.judged:
+                        refused = True
+                        break
+                    for sentence in self._judge(ctx, query, draft, units, final=False):
+                        timings.setdefault("first_token_ms", (time.perf_counter() - t0) * 1000)
+                        yield StreamEvent("token", self._render(ctx, sentence, units, numbers, citations,
+                                                                first=len(draft.kept) == 1) + " ")
+                    if len(draft.kept) >= MAX_ANSWER_SENTENCES or draft.judged >= MAX_DRAFT_SENTENCES:
+                        break
+            finally:
+                close = getattr(pieces, "close", None)
+                if close:
+                    close()
+            if not refused:  # a model that wrote nothing, or only a refusal in its own words, refused
+                refused = not draft.kept and (not draft.text.strip() or bool(REFUSAL_TEXT.match(draft.text)))
+            if not refused:
+                for sentence in self._judge(ctx, query, draft, units, final=True):
+                    timings.setdefault("first_token_ms", (time.perf_counter() - t0) * 1000)
+                    yield StreamEvent("token", self._render(ctx, sentence, units, numbers, citations,
+                                                            first=len(draft.kept) == 1) + " ")
+        timings["generate_ms"] = (time.perf_counter() - t0) * 1000 - timings["read_ms"]
+        if refused:
+            stated = self._states_the_answer(ctx, query, units)
+            if stated is None:
+                log.info("refusing %r (p_refuse=%s, draft=%r)", question, p_refuse, draft.text[:80])
+                text, citations = self._refusal(ctx, units)
+                yield StreamEvent("token", text)
+                yield finish(text, True, citations)
+                return
+            log.info("the model refused %r, but evidence %d states it: quoting it", question, stated)
+            draft.cited = [stated]
+        if not draft.kept:
+            # nothing the model wrote holds up: quote the evidence it pointed at (or the best evidence)
+            best = next((i for i in draft.cited if 0 <= i < len(units)), 0)
+            draft.kept.append((" ".join(units[best].text.split()), [best]))
+            timings.setdefault("first_token_ms", (time.perf_counter() - t0) * 1000)
+            yield StreamEvent("token", self._render(ctx, draft.kept[0], units, numbers, citations, first=True))
+        text = " ".join(self._attach_marks(s, src, numbers, first=i == 0) for i, (s, src) in enumerate(draft.kept))
+        yield finish(text, False, citations)
 
     # ---------- steps ----------
     def _validate(self, question: str) -> tuple[str, str]:
@@ -147,84 +196,140 @@ class Answerer:
             return q[:limit], self.messages["truncated"].format(length=len(q), limit=limit)
         return q, ""
 
-    def _unit(self, ctx: IndexContext, s: EvidenceSentence, selection: Selection, query: str) -> Unit:
-        text = ctx.documents[s.doc].text
-        parts = sorted([s, *s.context], key=lambda x: x.start)
-        a, b = parts[0].start, parts[-1].end
-        pa = text.rfind("\n", 0, a) + 1
-        pb = text.find("\n", b)
-        paragraph = text[pa : pb if pb >= 0 else len(text)]
-        return Unit(s.doc, a, b, text[a:b], paragraph)
+    def _messages(self, question: str, units: Sequence[Unit]) -> list[dict]:
+        p = self.prompt
+        msgs = [{"role": "system", "content": p["system"]}]
+        for ex in p.get("examples", []):
+            msgs.append({"role": "user", "content": p["user"].format(sentences=ex["sentences"].strip(),
+                                                                     question=ex["question"])})
+            msgs.append({"role": "assistant", "content": ex["answer"].strip()})
+        sentences = "\n".join(f"[{i + 1}] {' '.join(u.text.split())}" for i, u in enumerate(units))
+        msgs.append({"role": "user", "content": p["user"].format(sentences=sentences, question=question)})
+        return msgs
 
-    def _messages(self, question: str, units: list[Unit]) -> list[dict]:
-        quotes = "\n".join(f"[{i + 1}] {' '.join(u.text.split())}" for i, u in enumerate(units))
-        return [
-            {"role": "system", "content": self.prompt["system"]},
-            {"role": "user", "content": self.prompt["user"].format(quotes=quotes, question=question)},
-        ]
-
-    def _compose(self, ctx: IndexContext, draft: str, units: list[Unit]) -> tuple[str, list[Citation]]:
-        """Keep the model's sentences that the evidence supports; quote the evidence for the rest."""
-        sentences = split_answer(draft)[:MAX_ANSWER_SENTENCES]
-        embedder = ctx.selector.embedder
-        vecs = embedder.embed(sentences) if sentences else None
-        ev_vecs = ctx.selector.vectors.get([(u.doc, u.start, u.end, u.text) for u in units])
-        kept: list[tuple[str, list[int]]] = []
-        for i, s in enumerate(sentences):
-            support = check_sentence(s, [u.text for u in units], [u.paragraph for u in units],
-                                     None if vecs is None else vecs[i], ev_vecs)
-            log.debug("draft sentence %r: %s", s, support)
-            if support.ok:
-                kept.append((s, support.sources))
-        cited = {i for _, src in kept for i in src}
-        # every piece of evidence is in the answer, in the model's words or its own
-        for i, u in enumerate(units):
-            if i in cited or len(kept) >= MAX_ANSWER_SENTENCES:
+    def _judge(self, ctx: IndexContext, query: str, draft: Draft, units: Sequence[Unit], final: bool
+               ) -> Iterator[tuple[str, list[int]]]:
+        """Verify the sentences the model has completed since last time; yield those that hold up."""
+        sentences = _draft_sentences(draft.text)
+        complete = sentences if final else sentences[:-1]
+        for raw in complete[draft.judged:]:
+            draft.judged += 1
+            sentence, cited = _strip_markers(raw)
+            cited = [i - 1 for i in cited if 1 <= i <= len(units)]
+            draft.cited += [i for i in cited if i not in draft.cited]
+            if not sentence or REFUSAL_TEXT.match(sentence):
                 continue
-            kept.append((" ".join(u.text.split()), [i]))
-            cited.add(i)
-        return self._render(ctx, kept, units)
+            support = self._verify(ctx, query, sentence, cited, units)
+            log.debug("draft sentence %r cites %s: %s", sentence, cited, support)
+            if support is None:
+                continue
+            if any(sentence == s for s, _ in draft.kept):
+                continue
+            draft.kept.append((sentence, support))
+            yield draft.kept[-1]
+            if len(draft.kept) >= MAX_ANSWER_SENTENCES:
+                return
 
-    def _render(self, ctx: IndexContext, kept: list[tuple[str, list[int]]], units: list[Unit]
-                ) -> tuple[str, list[Citation]]:
-        numbers: dict[int, int] = {}
-        citations: list[Citation] = []
-        out = []
-        for sentence, sources in kept:
-            marks = []
-            for i in sources:
-                if i not in numbers:
-                    numbers[i] = len(numbers) + 1
-                    citations.append(self._citation(ctx, numbers[i], units[i]))
-                marks.append(f"[{numbers[i]}]")
-            out.append(_attach(sentence, " ".join(marks)))
-        return " ".join(out), citations
+    def _verify(self, ctx: IndexContext, query: str, sentence: str, cited: list[int], units: Sequence[Unit]
+                ) -> list[int] | None:
+        """The units that support `sentence`: those it cites when they do, else any that do; None if none."""
+        embedder = ctx.selector.embedder
+        vec = embedder.embed([sentence])[0]
+        ev_vecs = ctx.selector.vectors.get([(u.doc, u.start, u.end, u.text) for u in units])
+        given = set(tokenize(query))
+        for pool in ([i for i in cited], list(range(len(units)))):
+            if not pool:
+                continue
+            support = check_sentence(sentence, [units[i].text for i in pool], [units[i].paragraph for i in pool],
+                                     vec, ev_vecs[pool], given=given)
+            if support.ok:
+                return [pool[i] for i in support.sources]
+        return None
+
+    def _states_the_answer(self, ctx: IndexContext, query: str, units: Sequence[Unit]) -> int | None:
+        """A refusal is wrong while a sentence restates the whole question (all its terms, close in meaning)."""
+        for i, u in enumerate(units):
+            if u.lexical >= self.settings.stated_coverage and u.dense >= self.settings.stated_dense:
+                return i
+        return None
+
+    def _render(self, ctx: IndexContext, kept: tuple[str, list[int]], units: Sequence[Unit],
+                numbers: dict[int, int], citations: list[Citation], first: bool) -> str:
+        sentence, sources = kept
+        for i in sources:
+            if i not in numbers:
+                numbers[i] = len(numbers) + 1
+                citations.append(self._citation(ctx, numbers[i], units[i]))
+        return self._attach_marks(sentence, sources, numbers, first)
+
+    @staticmethod
+    def _attach_marks(sentence: str, sources: list[int], numbers: dict[int, int], first: bool) -> str:
+        if first:
+            sentence = _plain_start(sentence)
+        return _attach(sentence, " ".join(f"[{numbers[i]}]" for i in sources))
 
     def _citation(self, ctx: IndexContext, n: int, u: Unit) -> Citation:
         d = ctx.documents[u.doc]
-        quote = d.text[u.start : u.end]
-        return Citation(n=n, doc=u.doc, title=d.title, published=d.published, quote=quote, start=u.start,
-                        end=u.end, outlet=d.outlet)
+        return Citation(n=n, doc=u.doc, title=d.title, published=d.published, quote=d.text[u.start:u.end],
+                        start=u.start, end=u.end, outlet=d.outlet)
 
-    def _refusal(self, ctx: IndexContext, selection: Selection, passages: list[Passage], query: str
-                 ) -> tuple[str, list[Citation]]:
-        if not passages or not selection.candidates:
-            return self.messages["no_documents"] if not ctx.documents else self.messages["refusal"], []
-        best = selection.sentences[0] if selection.sentences else selection.candidates[0]
-        unit = self._unit(ctx, best, selection, query)
-        closest = " ".join(unit.text.split())
+    def _refusal(self, ctx: IndexContext, units: Sequence[Unit]) -> tuple[str, list[Citation]]:
+        """"The articles don't say", with the closest passage only when it is about the question."""
+        best = units[0]
+        if best.dense < self.settings.closest_dense:
+            return self.messages["refusal"], []
+        closest = _plain_start(" ".join(best.text.split()))
         text = f"{self.messages['refusal']} {self.messages['refusal_closest']} {_attach(closest, '[1]')}"
-        return text, [self._citation(ctx, 1, unit)]
+        return text, [self._citation(ctx, 1, best)]
 
 
-def _sentence_ends(text: str) -> int:
-    """Full stops that end a sentence (followed by a space and a capital), a cheap count while streaming."""
-    return len(re.findall(r"[.!?][”\"’)]?\s+(?=[A-Z“\"])", text))
+def _refusal_probability(gen, messages: list[dict]) -> float | None:
+    """The model's own probability that its reply starts with the refusal word (None: the runtime can't say)."""
+    probe = getattr(gen, "first_token_probs", None)
+    if probe is None:
+        return None
+    probs = probe(messages, [REFUSAL_WORD])
+    return None if not probs else float(probs.get(REFUSAL_WORD, 0.0))
+
+
+def _draft_sentences(text: str) -> list[str]:
+    """Sentences of the draft with their [n] markers (a marker after the full stop belongs to the sentence)."""
+    from rag.segment import split_sentences
+
+    lines = [_LIST_LEAD.sub("", ln).replace("**", "").strip() for ln in text.splitlines()]
+    out: list[str] = []
+    for line in lines:
+        if not line:
+            continue
+        for s in split_sentences(line):
+            piece = line[s.start:s.end].strip()
+            if out and re.fullmatch(r"(\[\d+(?:\s*[,;]\s*\d+)*\]\s*)+[.]?", piece):
+                out[-1] += " " + piece  # "... later. [2]" split after the full stop
+            elif piece:
+                out.append(piece)
+    return out
+
+
+def _strip_markers(raw: str) -> tuple[str, list[int]]:
+    cited = [int(n) for m in _MARKERS.finditer(raw) for n in re.split(r"\s*[,;]\s*", m.group(1))]
+    sentence = _MARKERS.sub("", raw).strip()
+    sentence = re.sub(r"\s+([.!?,;:])", r"\1", sentence)
+    if sentence and sentence[-1] not in ".!?\"”":
+        sentence += "."
+    return sentence, cited
+
+
+def _plain_start(sentence: str) -> str:
+    """An answer does not open with a connective that points at a sentence the reader never saw."""
+    s = _DANGLING.sub("", sentence.strip(), count=1)
+    return s[:1].upper() + s[1:] if s else sentence
 
 
 def _attach(sentence: str, marks: str) -> str:
     """Put citation markers before the final full stop: "... later [1]."."""
     s = sentence.rstrip()
+    if not marks:
+        return s
     if s.endswith((".", "!", "?")) and not s.endswith(("..", "”.", '".')):
         return f"{s[:-1]} {marks}{s[-1]}"
     return f"{s} {marks}"

@@ -43,6 +43,23 @@ def stem(token: str) -> str:
     return t
 
 
+def same_word(a: str, b: str) -> bool:
+    """Stems match, or one word contains the other ("russia"/"russian", "danger"/"endanger")."""
+    if a == b:
+        return True
+    short, long_ = (a, b) if len(a) <= len(b) else (b, a)
+    if len(short) >= 5 and short in long_:
+        return True
+    if len(short) >= 3 and long_.startswith(short) and len(long_) - len(short) <= 2:
+        return True  # "vot"/"vote": what the light stemmer leaves of "voted"
+    n = 0
+    for x, y in zip(a, b):
+        if x != y:
+            break
+        n += 1
+    return n >= 6
+
+
 # raw token as matched -> (stemmed token, is a stopword); the stemmer runs once per distinct word
 _CACHE: dict[str, tuple[str, bool]] = {}
 _CACHE_LIMIT = 2_000_000

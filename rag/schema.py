@@ -147,12 +147,14 @@ class Answer:
 
 @dataclass
 class StreamEvent:
-    """One step of a streamed answer, in this order: "query", "passages", "token"*, "answer".
+    """One step of a streamed answer, in this order: "query", "passages", "writing"?, "token"*, "answer".
 
     - "query": `data` is the search query used (the rewritten follow-up, or the question itself).
     - "passages": `data` is the list[Passage] retrieved.
-    - "token": `data` is a str, the next piece of the draft answer as the model writes it.
-    - "answer": `data` is the final, verified Answer; the UI replaces the draft with `answer.answer`.
+    - "writing": `data` is None; the model is reading the evidence and writing (nothing verified yet).
+    - "token": `data` is a str, the next verified piece of the answer (a whole sentence with its [n] markers,
+      or the refusal); never unverified model text. Their concatenation is the final answer's text.
+    - "answer": `data` is the final Answer; the UI replaces what it streamed with `answer.answer`.
     """
 
     kind: str

@@ -47,6 +47,13 @@ class Settings:
     chunk_words: int = 150
     chunk_overlap: int = 1  # sentences shared by neighbouring chunks
     top_k: int = 5
+    evidence_units: int = 8  # numbered evidence sentences the model reads
+    # Refusal: the model's probability of answering "NONE" at or above this refuses (fitted; see README)
+    refuse_threshold: float = 0.05
+    # ...unless a sentence restates the question: this share of its terms (IDF-weighted) and this cosine
+    stated_coverage: float = 0.95
+    stated_dense: float = 0.6
+    closest_dense: float = 0.45  # a refusal shows the closest passage only when it is this close to the question
     candidates: int = 30  # per retriever, before fusion
     rrf_k: int = 60
     max_question_chars: int = 2000
@@ -128,6 +135,8 @@ def _coerce(name: str, typ, raw: str):
             if raw.lower() in {"0", "false", "no", "off"}:
                 return False
             raise ValueError(raw)
+        if "float" in t:
+            return float(raw)
         if "int" in t:
             return int(raw)
         if "Path" in t:

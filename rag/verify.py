@@ -13,12 +13,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from rag.keyword import STOPWORDS, tokenize
+from rag.keyword import STOPWORDS, same_word, tokenize
 
 NEGATION = re.compile(r"\b(not|no|never|none|nobody|nothing|neither|nor|cannot|can't|won't|didn't|doesn't|"
                       r"don't|isn't|wasn't|aren't|weren't|hasn't|haven't|without)\b|n[’']t\b", re.I)
 _NAME_WORD = re.compile(r"\b[A-Z][\w’'\-]*")
-_NUM = re.compile(r"\d[\d,.]*\d|\d")
+# a number with what is glued to it ("5-4", "$3.2M", "1960s") and a scale word after it ("$3.2 million")
+_NUM_PHRASE = re.compile(r"[$€£]?\d[\w$€£%.,/:–-]*(?:\s(?:million|billion|trillion|thousand|hundred|percent)\b)?",
+                         re.I)
 _QUOTED = re.compile(r"[“\"]([^”\"]{3,})[”\"]")
 COMMON_CAPITALISED = {w.capitalize() for w in STOPWORDS} | {
     "The", "A", "An", "In", "On", "At", "As", "But", "And", "Or", "So", "Yet", "If", "When", "While", "After",
@@ -54,8 +56,18 @@ def names_in(text: str) -> set[str]:
     return out
 
 
-def numbers_in(text: str) -> set[str]:
-    return {n.replace(",", "").rstrip(".") for n in _NUM.findall(text)}
+def number_phrases(text: str) -> set[str]:
+    """Numbers as written, with what is attached to them: these must appear verbatim in the evidence."""
+    out = set()
+    for m in _NUM_PHRASE.finditer(text):
+        p = re.sub(r"[’']s$", "", m.group(0).rstrip(".,:;–-"))
+        if p:
+            out.add(p.lower())
+    return out
+
+
+def _phrase_in(phrase: str, text: str) -> bool:
+    return re.search(r"(?<![\w$€£.,])" + re.escape(phrase) + r"(?![\w%])", text) is not None
 
 
 def _norm_quotes(text: str) -> str:
@@ -67,15 +79,19 @@ def quotes_in(text: str) -> list[str]:
 
 
 def check_sentence(sentence: str, evidence: Sequence[str], context: Sequence[str], sent_vec: np.ndarray | None,
-                   ev_vecs: np.ndarray | None, *, min_overlap: float = 0.75, min_cosine: float = 0.72,
-                   paraphrase_overlap: float = 0.5, max_novel: int = 3) -> Support:
-    """`evidence[i]` is a source sentence (with its attribution neighbours), `context[i]` its paragraph."""
+                   ev_vecs: np.ndarray | None, *, given: set[str] = frozenset(), min_overlap: float = 0.75,
+                   min_cosine: float = 0.72, paraphrase_overlap: float = 0.5, max_novel: int = 3) -> Support:
+    """`evidence[i]` is a source sentence (with its attribution neighbours), `context[i]` its paragraph.
+
+    `given` are the question's own words: restating them ("X plays Y" for "who plays Y?") is no new claim
+    when the cited paragraph is about them too, so they count as covered there."""
     terms = content_terms(sentence)
     if not terms:
         return Support(False, [], 0.0, 0.0, "no content words")
     if terms & PROMPT_TALK:
         return Support(False, [], 0.0, 0.0, "talks about the prompt, not the news")
-    found = [_matched(terms, content_terms(e)) for e in evidence]
+    found = [_matched(terms, content_terms(e)) | (terms & given & _matched(terms, content_terms(c)))
+             for e, c in zip(evidence, context)]
     order = sorted(range(len(evidence)), key=lambda i: -len(found[i]))
     # the fewest evidence sentences that together hold the sentence's words
     sources: list[int] = []
@@ -106,7 +122,8 @@ def check_sentence(sentence: str, evidence: Sequence[str], context: Sequence[str
                      and not (opening.startswith(n) and n.lower() in support_context.lower())}
     if missing_names:
         return Support(False, sources, overlap, cosine, f"names not in the evidence: {sorted(missing_names)}")
-    missing_nums = numbers_in(sentence) - numbers_in(support_text)
+    flat_support = " ".join(support_text.split()).lower()
+    missing_nums = {p for p in number_phrases(sentence) if not _phrase_in(p, flat_support)}
     if missing_nums:
         return Support(False, sources, overlap, cosine, f"numbers not in the evidence: {sorted(missing_nums)}")
     norm_support = _norm_quotes(support_text)
@@ -119,9 +136,7 @@ def check_sentence(sentence: str, evidence: Sequence[str], context: Sequence[str
 
 
 def _matched(terms: set[str], source: set[str]) -> set[str]:
-    from rag.evidence import _same_word
-
-    return {t for t in terms if t in source or any(_same_word(t, w) for w in source)}
+    return {t for t in terms if t in source or any(same_word(t, w) for w in source)}
 
 
 def split_answer(text: str) -> list[str]:

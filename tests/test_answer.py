@@ -23,6 +23,7 @@ DOCS = {
         "Obama said Russia's air force did not distinguish between moderate rebels and extremists."
     ),
 }
+WHEN = "When did the air strikes begin after the quick and unanimous vote?"
 
 
 @pytest.fixture
@@ -49,41 +50,78 @@ def assert_citations_exact(p, answer):
 def test_first_question_builds_the_index(pipeline):
     assert not pipeline.store.exists()
     pipeline.gen.enqueue("Air strikes began a few hours later.")
-    pipeline.answer("When did the air strikes begin after the quick and unanimous vote?")
+    pipeline.answer(WHEN)
     assert pipeline.store.exists()
 
 
 def test_faithful_model_sentence_is_kept_and_cited(pipeline):
-    pipeline.gen.enqueue("Air strikes began a few hours after the quick and unanimous vote.")
-    a = pipeline.answer("When did the air strikes begin after the quick and unanimous vote?")
+    pipeline.gen.enqueue("Air strikes began a few hours after the quick and unanimous vote [1].")
+    a = pipeline.answer(WHEN)
     assert not a.refused
     assert a.answer.startswith("Air strikes began a few hours after the quick and unanimous vote [1].")
     assert_citations_exact(pipeline, a)
     assert "few hours later" in a.citations[0].quote
-    # the model saw the evidence, numbered, and the question
-    prompt = pipeline.gen.history[-1][-1]["content"]
-    assert "[1]" in prompt and "unanimous vote" in prompt and "When did the air strikes" in prompt
+    # the model saw the evidence, numbered, and the question, after the fixed instructions and examples
+    messages = pipeline.gen.history[-1]
+    assert messages[0]["role"] == "system" and "NONE" in messages[0]["content"]
+    prompt = messages[-1]["content"]
+    assert "[1]" in prompt and "unanimous vote" in prompt and WHEN in prompt
 
 
-def test_fabricated_sentence_is_replaced_by_the_quote(pipeline):
-    pipeline.gen.enqueue("Sergei Lavrov ordered 40 strikes a few hours after the vote.")
-    a = pipeline.answer("When did the air strikes begin after the quick and unanimous vote?")
+def test_a_unit_that_leans_back_brings_the_sentence_it_points_to(pipeline):
+    pipeline.gen.enqueue("Air strikes began a few hours after the quick and unanimous vote.")
+    a = pipeline.answer(WHEN)
+    # "They obliged ..." is shown with the sentence that says who "they" are
+    assert "Sergei Ivanov asked the upper house" in a.citations[0].quote
+
+
+def test_fabricated_sentence_is_dropped_and_the_cited_evidence_quoted(pipeline):
+    pipeline.gen.enqueue("Sergei Lavrov ordered 40 strikes a few hours after the vote [1].")
+    a = pipeline.answer(WHEN)
     assert "Lavrov" not in a.answer and "40" not in a.answer
+    assert "air strikes began a few hours later" in a.answer
+    assert not a.answer.startswith(("They", "Indeed"))
+    assert_citations_exact(pipeline, a)
+
+
+def test_garbled_number_never_reaches_the_stream(pipeline):
+    pipeline.gen.enqueue("Air strikes began a few hours after the quick and unanimous vote [1]. "
+                         "The vote was 5-to-a-night in favor [1].")
+    events = list(pipeline.answer_stream(WHEN))
+    streamed = "".join(e.data for e in events if e.kind == "token")
+    assert "5-to-a-night" not in streamed and "5-to-a-night" not in events[-1].data.answer
+    assert streamed.strip() == events[-1].data.answer
+
+
+def test_model_refusal_says_the_articles_dont_say(pipeline):
+    pipeline.gen.enqueue("NONE")
+    a = pipeline.answer("How many warplanes did Russia send to Syria?")
+    assert a.refused and a.answer.startswith("The articles don't say.")
+    for c in a.citations:  # a closest passage, if shown, is quoted exactly
+        assert pipeline.document_text(c.doc)[c.start : c.end] == c.quote
+
+
+def test_refusal_from_the_models_probability_skips_generation(pipeline):
+    pipeline.gen.probs = {"NONE": 0.6}
+    pipeline.gen.enqueue("There were 34 warplanes [1].")
+    a = pipeline.answer("How many warplanes did Russia send to Syria?")
+    assert a.refused and "34" not in a.answer
+    assert not pipeline.gen.history and pipeline.gen.replies  # the model was never asked to write
+    pipeline.gen.probs = {"NONE": 0.01}
+    a = pipeline.answer(WHEN)
+    assert not a.refused
+
+
+def test_refusal_is_overruled_when_a_sentence_states_the_question(pipeline):
+    pipeline.gen.enqueue("NONE")
+    q = "They obliged with a quick and unanimous vote in favor, and air strikes began a few hours later?"
+    a = pipeline.answer(q)
+    assert not a.refused
     assert "air strikes began a few hours later" in a.answer
     assert_citations_exact(pipeline, a)
 
 
-def test_unanswerable_question_is_refused_with_the_closest_passage(pipeline):
-    pipeline.gen.enqueue("There were 34 warplanes.")
-    a = pipeline.answer("How many warplanes did Russia send to Syria?")
-    assert a.refused
-    assert a.answer.startswith("The articles don't say.")
-    assert "34" not in a.answer
-    assert_citations_exact(pipeline, a)
-    assert not pipeline.gen.history  # no model call for a refusal
-
-
-def test_off_topic_question_is_refused(pipeline):
+def test_empty_reply_is_a_refusal(pipeline):
     a = pipeline.answer("What is the recipe for banana bread?")
     assert a.refused
 
@@ -97,6 +135,9 @@ def test_follow_up_query_uses_the_conversation(pipeline):
     a = pipeline.answer("And what did Obama say about that?", history)
     assert a.query != a.question
     assert "Putin" in a.query and "Syria" in a.query and a.query.startswith("And what did Obama say")
+    pipeline.gen.enqueue("NONE")
+    a = pipeline.answer("What is the capital of France?", history)
+    assert a.query == a.question
 
 
 def test_follow_up_rules():
@@ -109,19 +150,23 @@ def test_follow_up_rules():
     assert rewrite_query("and why?", None) == "and why?"
 
 
-def test_stream_events_come_in_order(pipeline):
-    pipeline.gen.enqueue("Air strikes began a few hours after the quick and unanimous vote.")
-    events = list(pipeline.answer_stream("When did the air strikes begin after the quick and unanimous vote?"))
+def test_stream_shows_a_writing_state_then_only_verified_sentences(pipeline):
+    pipeline.gen.enqueue("Air strikes began a few hours after the quick and unanimous vote [1]. "
+                         "Sergei Lavrov ordered them [1]. Putin was trying to end Russia's isolation from the West.")
+    events = list(pipeline.answer_stream(WHEN))
     kinds = [e.kind for e in events]
-    assert kinds[0] == "query" and kinds[1] == "passages" and kinds[-1] == "answer"
-    assert kinds.count("token") > 3  # streamed in pieces
+    assert kinds[:3] == ["query", "passages", "writing"] and kinds[-1] == "answer"
+    tokens = [e.data for e in events if e.kind == "token"]
+    assert len(tokens) == 2  # two sentences survived, each sent whole
+    assert all("Lavrov" not in t for t in tokens)
+    assert "".join(tokens).strip() == events[-1].data.answer
     t = events[-1].data.timings
     assert 0 <= t["retrieve_ms"] <= t["first_token_ms"] <= t["total_ms"]
 
 
 def test_json_contract(pipeline):
     pipeline.gen.enqueue("Air strikes began a few hours after the quick and unanimous vote.")
-    d = json.loads(json.dumps(pipeline.answer("When did the air strikes begin after the quick and unanimous vote?").to_dict()))
+    d = json.loads(json.dumps(pipeline.answer(WHEN).to_dict()))
     assert {"question", "answer", "refused", "citations", "passages", "query", "timings"} <= set(d)
     assert {"n", "doc", "title", "published", "quote", "start", "end"} <= set(d["citations"][0])
     assert {"doc", "title", "published", "text", "start", "end", "score"} <= set(d["passages"][0])

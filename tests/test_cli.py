@@ -19,7 +19,11 @@ def env(corpus, tmp_path, monkeypatch):
     monkeypatch.setattr(pipeline_mod, "make_embedder", lambda settings: HashEmbedder(dim=64))
     gen = ScriptedGenerator(default="Putin wanted to end Russia's isolation from the West.")
     monkeypatch.setattr("rag.generate.make_generator", lambda settings: gen)
+    env_gen.append(gen)
     return corpus
+
+
+env_gen: list = []  # the scripted generator of the current test's `env`
 
 
 def run(*args, input=None):
@@ -54,6 +58,7 @@ def test_search_plain_output(env):
 
 
 def test_ask_json_lines_from_stdin(env):
+    env_gen[-1].enqueue("Putin wanted to end Russia's isolation from the West [1].", "NONE")  # the model refuses
     r = run("ask", "--json", "-", input="Why did Putin want to end Russia's isolation from the West?\n\n"
                                          "What is the recipe for banana bread?\n")
     assert r.exit_code == 0, r.output

@@ -1,6 +1,6 @@
 import numpy as np
 
-from rag.verify import check_sentence, names_in, numbers_in, split_answer
+from rag.verify import check_sentence, names_in, number_phrases, split_answer
 
 EVIDENCE = ["They obliged with a quick and unanimous vote in favor, and air strikes began a few hours later."]
 CONTEXT = ["On Sept. 30, Sergei Ivanov asked the lawmakers in the upper house. " + EVIDENCE[0]]
@@ -53,10 +53,37 @@ def test_fabricated_quotation_is_rejected():
 def test_helpers():
     assert {"Sergei", "Lavrov"} <= names_in("Then Sergei Lavrov spoke. The end.")
     assert "The" not in names_in("The man spoke.")
-    assert numbers_in("over 200,000 people in 2015.") == {"200000", "2015"}
+    assert number_phrases("over 200,000 people in 2015.") == {"200,000", "2015"}
+    assert number_phrases("voted 5-4 to approve a $3.2 million plan") == {"5-4", "$3.2 million"}
     assert split_answer("First one [1]. Second one [2].") == ["First one.", "Second one."]
 
 
 def test_sentence_about_the_prompt_is_rejected():
     s = check("The quote “They obliged with a quick and unanimous vote in favor” was provided by the user.")
     assert not s.ok and "prompt" in s.reason
+
+
+COUNCIL = ["The Larkspur Falls council voted 5-4 on Tuesday to approve a $3.2 million plan for new bike lanes."]
+
+
+def council(sentence):
+    return check_sentence(sentence, COUNCIL, COUNCIL, None, None)
+
+
+def test_numbers_must_appear_as_written():
+    assert council("The council voted 5-4 to approve a $3.2 million plan for bike lanes.").ok
+    garbled = council("The council voted 5-to-a-night to approve a $3.2 million bike lane plan.")
+    assert not garbled.ok and "5-to-a-night" in garbled.reason
+    abbreviated = council("The council voted 5-4 to approve a $3.2M plan for bike lanes.")
+    assert not abbreviated.ok and "$3.2m" in abbreviated.reason
+    assert not council("The council voted 5-4 to approve a $3.2 billion plan for bike lanes.").ok
+    assert not council("The council voted 6-3 to approve a $3.2 million plan for bike lanes.").ok
+
+
+def test_question_words_count_only_where_the_paragraph_has_them():
+    ev = ["Tom Hanks leads the cast as the ship's captain."]
+    para = ["Captain Phillips is a 2013 film. " + ev[0]]
+    assert check_sentence("Tom Hanks plays the captain in Captain Phillips.", ev, para, None, None,
+                          given={"captain", "phillip", "play"}).ok
+    assert not check_sentence("Tom Hanks plays the captain in Captain Phillips.", ev, ev, None, None,
+                              given={"captain", "phillip", "play"}).ok

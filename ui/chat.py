@@ -24,6 +24,7 @@ from ui.warmup import Warmup
 log = logging.getLogger(__name__)
 
 CRASH_MESSAGE = "Something went wrong while answering. The details are in the server log; please try again."
+WRITING_MESSAGE = "Writing the answer… each sentence appears once it is checked against the articles."
 LOADING_MESSAGE = "Loading models… your question will be answered as soon as they are ready."
 
 Outputs = tuple[Any, list[dict], str, list[Turn]]  # (question box, chat messages, sources html, turns)
@@ -99,6 +100,8 @@ def make_chat(pipeline: PipelineAPI, warmup: Warmup) -> Callable[[str, list[Turn
                 elif ev.kind == "passages":
                     msg = render.status_message(f"Reading {len(ev.data)} passages…")
                     yield view(msg + render.query_note(q, query))
+                elif ev.kind == "writing":
+                    yield view(render.status_message(WRITING_MESSAGE) + render.query_note(q, query))
                 elif ev.kind == "token":
                     draft += str(ev.data)
                     yield view(render.draft_message(draft) + render.query_note(q, query))
