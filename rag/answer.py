@@ -17,11 +17,11 @@ from dataclasses import dataclass, field
 
 from rag import prompts
 from rag.errors import EmptyQuestionError
-from rag.evidence import EvidenceSelector, Unit, document_idf
+from rag.evidence import EvidenceSelector, Unit, document_idf, unresolved_pronoun
 from rag.followup import rewrite_query
 from rag.keyword import tokenize
 from rag.schema import Answer, Citation, Document, Passage, StreamEvent
-from rag.verify import check_sentence
+from rag.verify import check_sentence, names_in
 
 log = logging.getLogger(__name__)
 
@@ -218,6 +218,9 @@ class Answerer:
             cited = [i - 1 for i in cited if 1 <= i <= len(units)]
             draft.cited += [i for i in cited if i not in draft.cited]
             if not sentence or REFUSAL_TEXT.match(sentence):
+                continue
+            if not draft.kept and unresolved_pronoun(sentence) and not names_in(query):
+                log.debug("draft sentence %r opens the answer with a pronoun nobody was named for", sentence)
                 continue
             support = self._verify(ctx, query, sentence, cited, units)
             log.debug("draft sentence %r cites %s: %s", sentence, cited, support)

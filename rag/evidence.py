@@ -20,11 +20,36 @@ import numpy as np
 from rag.embed import Embedder
 from rag.keyword import same_word, tokenize
 from rag.schema import Document, Passage
+from rag.verify import COMMON_CAPITALISED
 
 # A sentence that starts like this leans on the one before it.
 LEANS_BACK = re.compile(r"^\W*(he|she|it|they|them|his|her|its|their|this|that|these|those|such|there|"
                         r"but|and|or|so|yet|indeed|however|still|also|instead|meanwhile|moreover|thus|then|"
                         r"in fact|as a result|after that|that's|it's)\b", re.I)
+
+
+# A personal pronoun with no name before it in its sentence points at an earlier sentence.
+PRONOUN = re.compile(r"\b(he|she|they|him|her|his|their|them)\b", re.I)
+_NAME = re.compile(r"\b[A-Z][a-z][\w’'-]*")
+_CALENDAR = frozenset("January February March April May June July August September October November December Jan Feb "
+                      "Mar Apr Jun Jul Aug Sep Sept Oct Nov Dec Monday Tuesday Wednesday Thursday Friday Saturday "
+                      "Sunday".split())
+# A sentence that starts like this says who said the one before it ("..., says Konstantin Sivkov").
+ATTRIBUTES_BACK = re.compile(r"^\W*(says|said|adds|added|according to|writes|wrote|told|tells|asks|asked)\b", re.I)
+
+
+def leans_back(sentence: str) -> bool:
+    """The sentence opens by pointing back, or uses a personal pronoun before naming anyone."""
+    return bool(LEANS_BACK.match(sentence)) or unresolved_pronoun(sentence)
+
+
+def unresolved_pronoun(sentence: str) -> bool:
+    """A personal pronoun comes before any name in the sentence: it points at someone named elsewhere."""
+    m = PRONOUN.search(sentence)
+    if not m:
+        return False
+    names = [w for w in _NAME.findall(sentence[: m.start()]) if w not in COMMON_CAPITALISED and w not in _CALENDAR]
+    return not names
 
 
 @dataclass
@@ -107,7 +132,7 @@ class EvidenceSelector:
         for score, d, lexical, doc, a, b in scored:
             if len(units) >= (max_units or self.max_units):
                 break
-            a = _lean_back_start(documents[doc].text, a, sentence_index.get(doc, []))
+            a, b = _widen(documents[doc].text, a, b, sentence_index.get(doc, []))
             if any(a < y and x < b for x, y in taken.get(doc, [])):
                 continue
             taken.setdefault(doc, []).append((a, b))
@@ -140,14 +165,16 @@ def _best_ranks(passages: Sequence[Passage]) -> dict[tuple[str, int], int]:
     return best
 
 
-def _lean_back_start(text: str, start: int, spans: list[tuple[int, int]]) -> int:
-    """Start of the unit: the sentence itself, or the one before it in the same paragraph when it leans back."""
-    if not LEANS_BACK.match(text[start:start + 40]):
-        return start
+def _widen(text: str, start: int, end: int, spans: list[tuple[int, int]]) -> tuple[int, int]:
+    """The unit around one sentence: with the sentence before it in the paragraph when it leans back, and
+    the one after it when that one says who said it."""
     prev = [a for a, b in spans if b <= start]
-    if not prev or "\n" in text[prev[-1]:start]:
-        return start
-    return prev[-1]
+    if prev and "\n" not in text[prev[-1]:start] and leans_back(text[start:end]):
+        start = prev[-1]
+    nxt = [(a, b) for a, b in spans if a >= end]
+    if nxt and "\n" not in text[end:nxt[0][0]] and ATTRIBUTES_BACK.match(text[nxt[0][0]:nxt[0][1]]):
+        end = nxt[0][1]
+    return start, end
 
 
 def _paragraph(text: str, a: int, b: int) -> str:

@@ -117,9 +117,11 @@ def check_sentence(sentence: str, evidence: Sequence[str], context: Sequence[str
     if not close:
         return Support(False, sources, overlap, cosine,
                        f"{novel} of its {len(terms)} content words are not in the evidence")
+    # a name must stand in the evidence outside quotation marks: a quotation does not say who said it
     opening = sentence.lstrip(" “\"‘'(")
-    missing_names = {n for n in names_in(sentence) if n not in support_context
-                     and not (opening.startswith(n) and n.lower() in support_context.lower())}
+    unquoted = _QUOTED.sub(" ", support_context)
+    missing_names = {n for n in names_in(_QUOTED.sub(" ", sentence)) if n not in unquoted
+                     and not (opening.startswith(n) and n.lower() in unquoted.lower())}
     if missing_names:
         return Support(False, sources, overlap, cosine, f"names not in the evidence: {sorted(missing_names)}")
     flat_support = " ".join(support_text.split()).lower()
