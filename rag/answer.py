@@ -179,7 +179,7 @@ class Answerer:
             draft.cited = [stated]
         if not draft.kept:
             # nothing the model wrote holds up: quote the evidence it pointed at (or the best evidence)
-            best = next((i for i in draft.cited if 0 <= i < len(units)), 0)
+            best = next((i for i in draft.cited if 0 <= i < len(units)), _best(units))
             draft.kept.append((" ".join(units[best].text.split()), [best]))
             timings.setdefault("first_token_ms", (time.perf_counter() - t0) * 1000)
             yield StreamEvent("token", self._render(ctx, draft.kept[0], units, numbers, citations, first=True))
@@ -278,12 +278,17 @@ class Answerer:
 
     def _refusal(self, ctx: IndexContext, units: Sequence[Unit]) -> tuple[str, list[Citation]]:
         """"The articles don't say", with the closest passage only when it is about the question."""
-        best = units[0]
+        best = units[_best(units)]
         if best.dense < self.settings.closest_dense:
             return self.messages["refusal"], []
         closest = _plain_start(" ".join(best.text.split()))
         text = f"{self.messages['refusal']} {self.messages['refusal_closest']} {_attach(closest, '[1]')}"
         return text, [self._citation(ctx, 1, best)]
+
+
+def _best(units: Sequence[Unit]) -> int:
+    """The best-scoring unit (the prompt shows them in reading order, not by score)."""
+    return max(range(len(units)), key=lambda i: units[i].score)
 
 
 def _refusal_probability(gen, messages: list[dict]) -> float | None:
