@@ -217,8 +217,8 @@ class Answerer:
             sentence, cited = _strip_markers(raw)
             cited = [i - 1 for i in cited if 1 <= i <= len(units)]
             draft.cited += [i for i in cited if i not in draft.cited]
-            if not sentence or REFUSAL_TEXT.match(sentence):
-                continue
+            if not sentence or REFUSAL_TEXT.match(sentence) or sentence.rstrip(".").endswith(":"):
+                continue  # a refusal in words, or a sentence that only announces what follows
             if not draft.kept and unresolved_pronoun(sentence) and not names_in(query):
                 log.debug("draft sentence %r opens the answer with a pronoun nobody was named for", sentence)
                 continue

@@ -178,13 +178,13 @@ def _best_ranks(passages: Sequence[Passage]) -> dict[tuple[str, int], int]:
 
 def _widen(text: str, start: int, end: int, spans: list[tuple[int, int]]) -> tuple[int, int]:
     """The unit around one sentence: with the sentence before it in the paragraph when it leans back, and
-    the one after it when that one says who said it."""
+    the one after it when that one says who said it or the sentence announces it with a colon."""
     prev = [a for a, b in spans if b <= start]
     if prev and "\n" not in text[prev[-1]:start] and leans_back(text[start:end]):
         start = prev[-1]
     nxt = [(a, b) for a, b in spans if a >= end]
-    if nxt and "\n" not in text[end:nxt[0][0]] and ATTRIBUTES_BACK.match(text[nxt[0][0]:nxt[0][1]]):
-        end = nxt[0][1]
+    if nxt and (ATTRIBUTES_BACK.match(text[nxt[0][0]:nxt[0][1]]) or text[start:end].rstrip().endswith(":")):
+        end = nxt[0][1]  # "..., says X" after it, or what it announces with a colon (even a new paragraph)
     return start, end
 
 

@@ -181,3 +181,19 @@ def test_empty_and_long_questions(pipeline):
     pipeline.gen.enqueue("Air strikes began a few hours later.")
     a = pipeline.answer("How soon did the air strikes begin? " + "x" * 50_000)
     assert a.notice and "2000" in a.notice and len(a.question) == 2000
+
+
+def test_evidence_units_bring_what_a_sentence_points_to():
+    from rag.evidence import _widen, leans_back
+
+    text = ("Sergei Ivanov spoke first. He asked for a vote.\n\nThe ambassador put it this way:\n\n"
+            "“We need them.” Klimov nodded.\n\n“They need us.”\n\nsays Konstantin Sivkov.")
+    spans = [(m.start(), m.end()) for m in __import__("re").finditer(r"[^.\n:”]+[.:”]+", text)]
+    spans = [(a + len(text[a:b]) - len(text[a:b].lstrip()), b) for a, b in spans]
+    he = next(s for s in spans if text[s[0]:s[1]].startswith("He asked"))
+    assert text[slice(*_widen(text, *he, spans))] == "Sergei Ivanov spoke first. He asked for a vote."
+    colon = next(s for s in spans if text[s[0]:s[1]].endswith("way:"))
+    assert text[slice(*_widen(text, *colon, spans))].endswith("“We need them.”")
+    quote = next(s for s in spans if text[s[0]:s[1]] == "“They need us.”")
+    assert text[slice(*_widen(text, *quote, spans))].endswith("says Konstantin Sivkov.")
+    assert leans_back("In remarks aired on Oct. 12, he said so.") and not leans_back("Putin said he would go.")
