@@ -235,6 +235,8 @@ def _bundled_gguf() -> Path | None:
     return path if path.is_file() else None
 
 
+# one thread: on a shared machine a busy second core makes llama.cpp's OpenMP threads spin-wait (10x slower)
+THREADS = 1
 needs_llama = pytest.mark.skipif(importlib.util.find_spec("llama_cpp") is None or _bundled_gguf() is None,
                                  reason="needs llama-cpp-python and the bundled SmolLM2 GGUF file")
 
@@ -243,7 +245,7 @@ needs_llama = pytest.mark.skipif(importlib.util.find_spec("llama_cpp") is None o
 def smol():
     from rag.llama_backend import LlamaCppGenerator
 
-    gen = LlamaCppGenerator(str(_bundled_gguf()), n_ctx=2048)
+    gen = LlamaCppGenerator(str(_bundled_gguf()), n_ctx=2048, n_threads=THREADS)
     gen.warm_up()
     return gen
 
@@ -282,7 +284,7 @@ def test_greedy_is_deterministic_whatever_the_cache_holds(smol):
     first = "".join(smol.stream(ask, 24))
     "".join(smol.stream(_ask("Who approved it?"), 24))  # the cache now holds another question
     again = "".join(smol.stream(ask, 24))
-    fresh = "".join(LlamaCppGenerator(str(_bundled_gguf()), n_ctx=2048).stream(ask, 24))
+    fresh = "".join(LlamaCppGenerator(str(_bundled_gguf()), n_ctx=2048, n_threads=THREADS).stream(ask, 24))
     assert first == again == fresh
 
 
@@ -394,7 +396,7 @@ def test_the_default_qwen_model_answers_when_fetched():
         pytest.skip(f"{path} is not fetched (make test fetches it)")
     from rag.llama_backend import LlamaCppGenerator
 
-    gen = LlamaCppGenerator(str(path), n_ctx=2048)
+    gen = LlamaCppGenerator(str(path), n_ctx=2048, n_threads=THREADS)
     ask = _ask("How much did the harbour wall cost?")
     probs = gen.first_token_probs(ask, ["NONE"])
     text = "".join(gen.stream(ask, 16))
