@@ -311,8 +311,112 @@ def test_bench_answer_small(corpus, tmp_path):
     assert result.answered >= 1
     gen_rows = [r for r in result.rows if r["generated"]]
     assert gen_rows and all(r["same_text"] and r["direct_total_ms"] >= 0 for r in gen_rows)
-    assert result.first_token_ms["n"] == 4 and result.first_token_ms["p50"] > 0
+    assert result.first_sentence_ms["n"] == 4 and result.first_sentence_ms["p50"] > 0
+    assert result.first_token_ms == result.first_sentence_ms  # the old JSON name, kept
     assert result.generated_tokens > 0
     table = result.table()
-    assert re.search(r"overhead", table) and "first token" in table
-    json.dumps(result.to_dict(), default=str)
+    assert re.search(r"overhead", table) and "first verified sentence, all questions" in table
+    assert "generator alone: first token" in table and "outside the generator" in table
+    assert 0 <= result.outside_generator < 1000
+    assert [t for t, _, _ in result.targets()] == ["first verified sentence p50 <= 1.5 s", "full answer p50 <= 3 s",
+                                                   "pipeline overhead <= 10% of the generator's time"]
+    d = result.to_dict()
+    assert d["first_sentence_ms"] == d["first_token_ms"] and "first token p50 <= 1 s" not in json.dumps(d)
+    json.dumps(d, default=str)
+
+
+class _CachingGenerator(ScriptedGenerator):
+    """A scripted generator that keeps, like llama.cpp, the last prompt it read, and logs each call with the
+    prompt the cache held when the call began. Its probe takes `probe_s`; it honours max_new_tokens."""
+
+    def __init__(self, reply: str, p_none: float, probe_s: float = 0.0) -> None:
+        super().__init__(default=reply, probs={"NONE": p_none})
+        self.probe_s = probe_s
+        self.cache = None
+        self.log: list[dict] = []
+
+    @staticmethod
+    def key(messages):
+        return json.dumps([dict(m) for m in messages])
+
+    def first_token_probs(self, messages, words):
+        self.log.append({"kind": "probe", "prompt": self.key(messages), "cache": self.cache})
+        self.cache = self.key(messages)
+        time.sleep(self.probe_s)
+        return super().first_token_probs(messages, words)
+
+    def stream(self, messages, max_new_tokens=64):
+        call = {"kind": "stream", "prompt": self.key(messages), "cache": self.cache, "max_new_tokens": max_new_tokens,
+                "read": 0}
+        self.log.append(call)
+        self.cache = self.key(messages)
+        for i, piece in enumerate(super().stream(messages, max_new_tokens)):
+            if i >= max_new_tokens:
+                return
+            call["read"] += 1
+            yield piece
+
+
+def test_timed_generator_forwards_the_probe_only_when_the_generator_has_one():
+    from rag.bench import _TimedGenerator
+
+    class NoProbe:
+        name = "server"
+
+        def warm_up(self):
+            pass
+
+        def stream(self, messages, max_new_tokens=64):
+            yield "Hello."
+
+    assert getattr(_TimedGenerator(NoProbe()), "first_token_probs", None) is None
+
+    inner = _CachingGenerator("Russia began air strikes.", p_none=0.01, probe_s=0.03)
+    timed = _TimedGenerator(inner)
+    messages = [{"role": "user", "content": "When did the strikes begin?"}]
+    assert timed.first_token_probs(messages, ["NONE"]) == {"NONE": 0.01}
+    assert "".join(timed.stream(messages, 16)) == "Russia began air strikes."
+    (call,) = timed.calls  # the probe and the stream of the same messages are one model call
+    assert call["probe"] == ["NONE"] and call["probs"] == {"NONE": 0.01}
+    assert call["probe_s"] >= 0.03 and call["gen_s"] >= call["probe_s"]  # timed, and counted as generator time
+    assert (call["pieces"], call["exhausted"], call["max_new_tokens"]) == (4, True, 16)
+    list(timed.stream([{"role": "user", "content": "Another prompt"}], 8))  # no probe before it: a call of its own
+    assert len(timed.calls) == 2 and timed.calls[1]["probe"] is None
+
+
+@pytest.mark.parametrize("p_none", [0.0, 0.9], ids=["answers", "probe-refuses"])
+def test_bench_answer_baseline_repeats_the_pipelines_model_calls_from_the_same_cache_state(corpus, tmp_path, p_none):
+    from rag.bench import bench_answer
+
+    settings = Settings(data_dir=corpus, index_dir=tmp_path / "index", chunk_words=30)
+    # more sentences than the pipeline shows: it stops the model early
+    reply = " ".join(f"Russia began air strikes in Syria on day {i} of the month [1]." for i in range(1, 10))
+    gen = _CachingGenerator(reply, p_none=p_none, probe_s=0.02)
+    questions = ["When did Russia begin air strikes in Syria?", "Why did Putin enter Syria?"]
+    result = bench_answer(settings, questions, embedder=HashEmbedder(dim=64), generator=gen)
+    rows = [r for r in result.rows if r["generated"]]
+    assert rows and result.probed and result.model_calls == len(rows)
+    assert all(r["probed"] and r["probe_ms"] >= 20 and r["pipeline_gen_ms"] >= r["probe_ms"] for r in rows)
+    assert all(r["same_text"] for r in rows)
+
+    # per question: settle, pipeline probe (and stream), settle, direct probe (and stream)
+    timed_calls = gen.log[-len(rows) * (4 if p_none else 6):]
+    assert [c["kind"] for c in timed_calls[:4]] == ["stream", "probe"] * 2 if p_none else \
+        [c["kind"] for c in timed_calls[:6]] == ["stream", "probe", "stream"] * 2
+    probes = [c for c in timed_calls if c["kind"] == "probe"]
+    assert len(probes) == 2 * len(rows)
+    for pipeline_probe, direct_probe in zip(probes[::2], probes[1::2]):
+        assert direct_probe["prompt"] == pipeline_probe["prompt"]
+        assert direct_probe["cache"] == pipeline_probe["cache"]  # the same starting state for both
+        assert direct_probe["cache"] != direct_probe["prompt"]  # not the prompt the pipeline just read
+    streams = [c for c in timed_calls if c["kind"] == "stream" and c["max_new_tokens"] > 1]
+    if p_none:  # refused on the probe: no stream, none in the baseline either
+        assert not streams and all(r["refused"] and not r["streamed"] for r in rows)
+        assert result.direct_first_token_ms["n"] == 0 and result.direct_total_ms["n"] == len(rows)
+    else:
+        assert len(streams) == 2 * len(rows)
+        for pipe, direct in zip(streams[::2], streams[1::2]):
+            assert direct["prompt"] == pipe["prompt"] and direct["max_new_tokens"] == pipe["max_new_tokens"]
+            assert direct["cache"] == direct["prompt"]  # right after its own probe, as in the pipeline
+            assert 0 < direct["read"] == pipe["read"] < len(reply.split())  # stopped where the pipeline stopped
+    assert "first verified sentence" in result.table()
