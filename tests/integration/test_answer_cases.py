@@ -43,7 +43,7 @@ def test_why_question_gets_an_answer_in_plain_words_from_the_article_about_it(re
 
 @pytest.mark.parametrize("question, term", [
     ("Who is Soleimani's successor?", "Ghaani"),
-    ("What did Obama say at his news conference on Oct. 2?", "terrorists"),
+    ("What did Obama say at his news conference on Oct. 2?", "distinguish"),
 ])
 def test_not_refused_while_a_retrieved_sentence_states_it(real_pipeline, question, term):
     a = real_pipeline.answer(question)
