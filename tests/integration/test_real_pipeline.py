@@ -53,7 +53,8 @@ def test_follow_up_with_real_models(real_pipeline):
 
 def test_cli_ask_json_lines(real_settings):
     env = cli_env(real_settings)
-    questions = "Which U.S. official spoke of technical discussions with the Russians?\nWhat is the recipe for banana bread?\n"
+    questions = ("Which U.S. official said contact with the Russians in Syria would be limited to technical discussions?\n"
+                 "What is the recipe for banana bread?\n")
     out = subprocess.run([sys.executable, "-m", "rag.cli", "ask", "--json", "-"], input=questions, env=env,
                          capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr
