@@ -188,8 +188,10 @@ def test_remote_code_is_off_unless_asked():
     from rag.embed import make_embedder
     from rag.generate import make_generator
 
+    # llama.cpp runs no Python from the model; the transformers backend is where remote code could run.
+    hf = {"RAG_LLM_BACKEND": "transformers"}
     assert Settings().trust_remote_code is False
-    assert make_generator(Settings()).trust_remote_code is False
+    assert make_generator(Settings.from_env(hf)).trust_remote_code is False
     assert make_embedder(Settings()).trust_remote_code is False
-    on = Settings.from_env({"RAG_TRUST_REMOTE_CODE": "1"})
+    on = Settings.from_env({**hf, "RAG_TRUST_REMOTE_CODE": "1"})
     assert make_generator(on).trust_remote_code is True
