@@ -20,6 +20,7 @@ from rag.errors import EmptyQuestionError
 from rag.evidence import EvidenceSelector, Unit, document_idf, unresolved_pronoun
 from rag.followup import rewrite_query
 from rag.keyword import tokenize
+from rag.pipeline_api import Stop
 from rag.schema import Answer, Citation, Document, Passage, StreamEvent
 from rag.verify import check_sentence, names_in
 
@@ -108,7 +109,10 @@ class Answerer:
         assert final is not None
         return final
 
-    def answer_stream(self, question: str, history: Sequence[dict] | None = None) -> Iterator[StreamEvent]:
+    def answer_stream(self, question: str, history: Sequence[dict] | None = None,
+                      stop: Stop | None = None) -> Iterator[StreamEvent]:
+        """Events as in `StreamEvent`. `stop()` is asked before the model starts and at every piece it
+        writes; once it says True the answer ends with the sentences already verified and streamed."""
         t0 = time.perf_counter()
         question, notice = self._validate(question)
         query = rewrite_query(question, history)
@@ -119,12 +123,15 @@ class Answerer:
         yield StreamEvent("passages", passages)
         units = ctx.selector.select(query, passages, ctx.documents, ctx.sentence_index)
 
-        def finish(text: str, refused: bool, citations: list[Citation]) -> StreamEvent:
+        def finish(text: str, refused: bool, citations: list[Citation], stopped: bool = False) -> StreamEvent:
             timings.setdefault("first_token_ms", (time.perf_counter() - t0) * 1000)
             timings["total_ms"] = (time.perf_counter() - t0) * 1000
             return StreamEvent("answer", Answer(question, text, refused, citations, passages, query, timings,
-                                                notice))
+                                                notice, stopped))
 
+        if _asked_to_stop(stop):
+            yield finish("", False, [], stopped=True)
+            return
         if not units:
             text = self.messages["no_documents"] if not ctx.documents else self.messages["refusal"]
             yield StreamEvent("token", text)
@@ -140,10 +147,14 @@ class Answerer:
         refused = p_refuse is not None and p_refuse >= self.settings.refuse_threshold
         numbers: dict[int, int] = {}
         citations: list[Citation] = []
+        stopped = False
         if not refused:
             pieces = gen.stream(messages, self.settings.max_new_tokens)
             try:
                 for piece in pieces:
+                    if _asked_to_stop(stop):
+                        stopped = True
+                        break
                     timings.setdefault("generate_first_ms", (time.perf_counter() - t0) * 1000)
                     draft.text += piece
                     if not draft.kept and REFUSAL_TEXT.match(draft.text) and not draft.judged:
@@ -159,14 +170,18 @@ class Answerer:
                 close = getattr(pieces, "close", None)
                 if close:
                     close()
-            if not refused:  # a model that wrote nothing, or only a refusal in its own words, refused
+            if not refused and not stopped:  # a model that wrote nothing, or only a refusal in its own words
                 refused = not draft.kept and (not draft.text.strip() or bool(REFUSAL_TEXT.match(draft.text)))
-            if not refused:
+            if not refused and not stopped:
                 for sentence in self._judge(ctx, query, draft, units, final=True):
                     timings.setdefault("first_token_ms", (time.perf_counter() - t0) * 1000)
                     yield StreamEvent("token", self._render(ctx, sentence, units, numbers, citations,
                                                             first=len(draft.kept) == 1) + " ")
         timings["generate_ms"] = (time.perf_counter() - t0) * 1000 - timings["read_ms"]
+        if stopped:  # the reader asked to stop: keep what was shown, neither refuse nor quote
+            log.info("stopped %r after %d verified sentences", question, len(draft.kept))
+            yield finish(self._text(draft, numbers), False, citations, stopped=True)
+            return
         if refused:
             stated = self._states_the_answer(ctx, query, units)
             if stated is None:
@@ -183,8 +198,7 @@ class Answerer:
             draft.kept.append((" ".join(units[best].text.split()), [best]))
             timings.setdefault("first_token_ms", (time.perf_counter() - t0) * 1000)
             yield StreamEvent("token", self._render(ctx, draft.kept[0], units, numbers, citations, first=True))
-        text = " ".join(self._attach_marks(s, src, numbers, first=i == 0) for i, (s, src) in enumerate(draft.kept))
-        yield finish(text, False, citations)
+        yield finish(self._text(draft, numbers), False, citations)
 
     # ---------- steps ----------
     def _validate(self, question: str) -> tuple[str, str]:
@@ -265,6 +279,10 @@ class Answerer:
                 citations.append(self._citation(ctx, numbers[i], units[i]))
         return self._attach_marks(sentence, sources, numbers, first)
 
+    def _text(self, draft: Draft, numbers: dict[int, int]) -> str:
+        """The answer from the kept sentences, marked as they were streamed."""
+        return " ".join(self._attach_marks(s, src, numbers, first=i == 0) for i, (s, src) in enumerate(draft.kept))
+
     @staticmethod
     def _attach_marks(sentence: str, sources: list[int], numbers: dict[int, int], first: bool) -> str:
         if first:
@@ -274,7 +292,7 @@ class Answerer:
     def _citation(self, ctx: IndexContext, n: int, u: Unit) -> Citation:
         d = ctx.documents[u.doc]
         return Citation(n=n, doc=u.doc, title=d.title, published=d.published, quote=d.text[u.start:u.end],
-                        start=u.start, end=u.end, outlet=d.outlet)
+                        start=u.start, end=u.end, outlet=d.outlet, published_approx=d.published_approx)
 
     def _refusal(self, ctx: IndexContext, units: Sequence[Unit]) -> tuple[str, list[Citation]]:
         """"The articles don't say", with the closest passage only when it is about the question."""
@@ -284,6 +302,10 @@ class Answerer:
         closest = _plain_start(" ".join(best.text.split()))
         text = f"{self.messages['refusal']} {self.messages['refusal_closest']} {_attach(closest, '[1]')}"
         return text, [self._citation(ctx, 1, best)]
+
+
+def _asked_to_stop(stop: Stop | None) -> bool:
+    return stop is not None and bool(stop())
 
 
 def _best(units: Sequence[Unit]) -> int:

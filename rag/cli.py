@@ -1,4 +1,4 @@
-"""The `rag` command: ingest, search, ask, eval, serve. Domain errors become one-line messages."""
+"""The `rag` command: ingest, remove, search, ask, eval, serve. Domain errors become one-line messages."""
 
 from __future__ import annotations
 
@@ -11,9 +11,11 @@ from pathlib import Path
 
 import click
 
+from rag.dates import display_date
 from rag.errors import RagError
 from rag.evaluate import SPLITS, TYPES, EvalItem, EvalReport, RunInfo
 from rag.pipeline_api import PipelineAPI
+from rag.schema import IngestReport
 from rag.settings import Settings
 
 
@@ -89,6 +91,21 @@ def ingest_cmd(ctx: click.Context, paths: tuple[Path, ...], rebuild: bool, worke
     report = _pipeline(ctx).ingest(list(paths), progress=progress, rebuild=rebuild)
     if bar is not None:
         bar.close()
+    _echo_report(report)
+
+
+@cli.command("remove")
+@click.argument("docs", nargs=-1, required=True)
+@click.pass_context
+@_friendly
+def remove_cmd(ctx: click.Context, docs: tuple[str, ...]) -> None:
+    """Remove the documents DOCS (ids as 'rag search' shows them) from the index. Their files in the data
+    folder move to its hidden .removed/ folder, so the next 'rag ingest' does not add them back."""
+    _echo_report(_pipeline(ctx).remove(list(docs)))
+
+
+def _echo_report(report: IngestReport) -> None:
+    """Skipped files and notes on stderr, the one-line summary on stdout."""
     for path, reason in report.skipped:
         click.echo(f"skipped {path}: {reason}", err=True)
     for note in report.notes:
@@ -113,7 +130,8 @@ def search_cmd(ctx: click.Context, question: str, k: int | None, as_json: bool) 
     for p in passages:
         dense = "-" if p.dense is None else f"{p.dense:.3f}"
         kw = "-" if p.keyword is None else f"{p.keyword:.2f}"
-        click.secho(f"[{p.rank}] {p.title or p.chunk.doc} ({p.published or 'undated'})  "
+        date = display_date(p.published, p.published_approx) or "undated"
+        click.secho(f"[{p.rank}] {p.title or p.chunk.doc} ({date})  "
                     f"score {p.score:.4f} dense {dense} keyword {kw}", bold=True)
         click.echo(f"    {p.chunk.doc}:{p.chunk.start}-{p.chunk.end}")
         click.echo("    " + " ".join(p.chunk.text.split()))
@@ -168,7 +186,7 @@ def _print_answer(answer) -> None:
         click.secho(answer.notice, fg="yellow", err=True)
     click.secho(answer.answer, fg="yellow" if answer.refused else None, bold=not answer.refused)
     for c in answer.citations:
-        date = c.published or "undated"
+        date = display_date(c.published, c.published_approx) or "undated"
         click.echo(f"  [{c.n}] {c.title} ({c.outlet}, {date}) {c.doc}:{c.start}-{c.end}")
         click.secho("      \u201c" + " ".join(c.quote.split()) + "\u201d", dim=True)
     t = answer.timings

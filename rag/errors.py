@@ -39,3 +39,7 @@ class ModelIntegrityError(RagError):
 
 class EmptyQuestionError(RagError):
     pass
+
+
+class DocumentNotFoundError(RagError):
+    """A document id that is not in the index (e.g. asked to remove it)."""

@@ -13,9 +13,10 @@ import hashlib
 import json
 import logging
 import os
+import shutil
 import stat
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -23,7 +24,7 @@ from typing import Any
 import numpy as np
 
 from rag.embed import Embedder
-from rag.errors import IndexCorruptError, IndexMismatchError, LoadError
+from rag.errors import DocumentNotFoundError, IndexCorruptError, IndexMismatchError, LoadError
 from rag.loaders import DEFAULT_MAX_BYTES, Skipped, load_file, load_paths
 from rag.schema import Chunk, Document, IngestReport
 from rag.segment import SEGMENTER_NAME, chunk_document
@@ -350,14 +351,7 @@ def _ingest_locked(paths: Sequence[Path], store: IndexStore, embedder: Embedder,
         except (IndexMismatchError, IndexCorruptError) as e:
             raise _Rebuild(str(e)) from e
 
-    kept_docs: dict[str, Document] = {}
-    kept_rows: dict[str, list[int]] = {}
-    if old is not None:
-        for doc_id in list(unchanged) + outside:
-            if doc_id in old.documents:
-                kept_docs[doc_id] = old.documents[doc_id]
-                kept_rows[doc_id] = old.by_doc.get(doc_id, [])
-
+    documents, chunks, parts = _kept(old, list(unchanged) + outside) if old is not None else ({}, [], [])
     new_chunks: list[Chunk] = []
     for d in to_embed:
         new_chunks.extend(chunk_document(d.doc, d.text, chunk_words, overlap))
@@ -366,47 +360,154 @@ def _ingest_locked(paths: Sequence[Path], store: IndexStore, embedder: Embedder,
 
     dim = new_vectors.shape[1] if len(new_chunks) else (old.vectors.shape[1] if old is not None and
                                                         len(old.chunks) else embedder.dim)
-    chunks: list[Chunk] = []
-    parts: list[np.ndarray] = []
-    for doc_id, rows in kept_rows.items():
-        chunks.extend(old.chunks[i] for i in rows)
-        if rows:
-            parts.append(old.vectors[rows])
     chunks.extend(new_chunks)
     if new_chunks:
         parts.append(new_vectors)
-    vectors = np.vstack(parts).astype(np.float32) if parts else np.zeros((0, dim), np.float32)
-
-    documents = dict(kept_docs)
     documents.update({d.doc: d for d in to_embed})
+    stats = {doc_id: (file_info.get(doc_id) or old_info.get(doc_id, {})).get("stat") for doc_id in documents}
+    _save_version(store, documents, chunks, _stack(parts, dim), stats, embed_name=embedder.name, chunker=chunker,
+                  loader=loader_signature())
+    report.documents = len(documents)
+    report.chunks = len(chunks)
+    return report
+
+
+def _kept(old: IndexData, doc_ids: Iterable[str]) -> tuple[dict[str, Document], list[Chunk], list[np.ndarray]]:
+    """The documents, chunks and vector blocks of `doc_ids` in `old`, carried into a new version as they are
+    (no re-embedding); ids that `old` does not hold are passed over."""
+    documents: dict[str, Document] = {}
+    chunks: list[Chunk] = []
+    parts: list[np.ndarray] = []
+    for doc_id in doc_ids:
+        if doc_id not in old.documents:
+            continue
+        documents[doc_id] = old.documents[doc_id]
+        rows = old.by_doc.get(doc_id, [])
+        chunks.extend(old.chunks[i] for i in rows)
+        if rows:
+            parts.append(old.vectors[rows])
+    return documents, chunks, parts
+
+
+def _stack(parts: list[np.ndarray], dim: int) -> np.ndarray:
+    return np.vstack(parts).astype(np.float32) if parts else np.zeros((0, dim), np.float32)
+
+
+def _save_version(store: IndexStore, documents: dict[str, Document], chunks: list[Chunk], vectors: np.ndarray,
+                  stats: dict[str, dict | None], *, embed_name: str, chunker: dict, loader: str | None) -> None:
+    """Save these documents, chunks and vectors as the new live version (one atomic switch), with the manifest
+    that lets the next ingest skip unchanged files: `stats` are each document's file stat, `loader` the code
+    that read them (a stat is trusted only while that code is the same)."""
     counts: dict[str, int] = {}
     for c in chunks:
         counts[c.doc] = counts.get(c.doc, 0) + 1
-    entries = {}
-    for doc_id, d in documents.items():
-        scanned = file_info.get(doc_id) or {k: old_info.get(doc_id, {}).get(k) for k in ("stat", "raw_sha256")}
-        entries[doc_id] = {
+    entries = {
+        doc_id: {
             "sha256": content_hash(d),
             "text_sha256": text_hash(d.text),
             "chunks": counts.get(doc_id, 0),
             "path": d.meta.get("path", ""),
-            "stat": scanned.get("stat"),
+            "stat": stats.get(doc_id),
             "raw_sha256": raw_text_hash(d.text),
         }
+        for doc_id, d in documents.items()
+    }
     manifest = {
         "format": FORMAT_VERSION,
-        "embed_model": embedder.name,
-        "dim": int(dim),
+        "embed_model": embed_name,
+        "dim": int(vectors.shape[1]),
         "chunker": chunker,
-        "loader": loader_signature(),
+        "loader": loader,
         "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         "documents": entries,
     }
-    data = IndexData(manifest, documents, chunks, vectors, build_faiss(vectors))
-    store.save(data)
+    store.save(IndexData(manifest, documents, chunks, vectors, build_faiss(vectors)))
+
+
+def remove_documents(store: IndexStore, embedder: Embedder, doc_ids: Sequence[str], *, lock_wait_s: float = 0.0,
+                     trash_dir: Path, trash_roots: Sequence[Path]) -> IngestReport:
+    """Drop `doc_ids` from the index in one new version, so a search sees all of them or none of them.
+
+    Nothing changes when an id is unknown (DocumentNotFoundError). Each removed document's file that lives
+    under one of `trash_roots` (the folders `ingest` walks) moves to `trash_dir`, a hidden folder the walk
+    skips, so that the next ingest does not add it back; files elsewhere stay where they are."""
+    t0 = time.perf_counter()
+    wanted = list(dict.fromkeys(doc_ids))
+    report = IngestReport()
+    with store.lock(wait_s=lock_wait_s):
+        old = store.load(expect={"embed_model": embedder.name})
+        _check_known(wanted, old)
+        gone = set(wanted)
+        documents, chunks, parts = _kept(old, (d for d in old.documents if d not in gone))
+        info: dict[str, dict] = old.manifest.get("documents", {})
+        if wanted:
+            stats = {doc_id: info.get(doc_id, {}).get("stat") for doc_id in documents}
+            dim = int(old.manifest.get("dim") or old.vectors.shape[1])
+            _save_version(store, documents, chunks, _stack(parts, dim), stats, embed_name=old.manifest["embed_model"],
+                          chunker=old.manifest.get("chunker", {}), loader=old.manifest.get("loader"))
+        # after the switch: a failed move leaves a file that the next ingest adds back, never a half index
+        report.notes.extend(_trash_sources({d: info.get(d, {}).get("path", "") for d in wanted}, trash_dir,
+                                           trash_roots))
+    report.removed = wanted
     report.documents = len(documents)
     report.chunks = len(chunks)
+    report.seconds = time.perf_counter() - t0
+    if wanted:
+        log.info("remove: %s", report.summary())
     return report
+
+
+def _check_known(doc_ids: Sequence[str], data: IndexData) -> None:
+    missing = [d for d in doc_ids if d not in data.documents]
+    if missing:
+        names = ", ".join(repr(d) for d in missing)
+        raise DocumentNotFoundError(
+            f"No document {names} in the index; nothing was removed. A document's id is its file's path "
+            "relative to the data folder (e.g. 'uploads/article.md'), as 'rag search' shows it."
+        )
+
+
+def _trash_sources(sources: dict[str, str], trash_dir: Path, roots: Sequence[Path]) -> list[str]:
+    """Move each removed document's file (doc id -> path) out of the folders ingest walks; returns a note for
+    each file, saying where it went or why it stayed."""
+    resolved = [Path(r).resolve() for r in roots]
+    notes: list[str] = []
+    for doc_id, src in sources.items():
+        if not src:
+            notes.append(f"{doc_id}: no source file is recorded; nothing was moved.")
+            continue
+        path = Path(src)
+        # the folder is resolved, not the file: a symlink inside the data folder is moved, not its target
+        if not _under(str(path.parent.resolve() / path.name), resolved):
+            notes.append(f"{doc_id}: {src} is outside the data folder and was left there; "
+                         "ingesting that path again adds it back.")
+            continue
+        if not (path.exists() or path.is_symlink()):
+            notes.append(f"{doc_id}: {src} was already gone.")
+            continue
+        try:
+            trash_dir.mkdir(parents=True, exist_ok=True)
+            dest = _free_name(trash_dir, path.name)
+            shutil.move(str(path), str(dest))
+        except OSError as e:
+            log.warning("could not move %s to %s: %s", src, trash_dir, e)
+            notes.append(f"{doc_id}: could not move {src} to {trash_dir} ({e.strerror or e}); move or delete it, "
+                         "or the next ingest adds it back.")
+            continue
+        log.info("moved %s to %s", src, dest)
+        notes.append(f"{doc_id}: moved {src} to {dest}")
+    return notes
+
+
+def _free_name(folder: Path, name: str) -> Path:
+    """`folder/name`, or `folder/stem-2.ext`, `-3`, ... when that name is taken (an earlier removal)."""
+    dest = folder / name
+    stem, suffix = Path(name).stem, Path(name).suffix
+    n = 1
+    while dest.exists() or dest.is_symlink():
+        n += 1
+        dest = folder / f"{stem}-{n}{suffix}"
+    return dest
 
 
 def _refresh_file_info(store: IndexStore, manifest: dict[str, Any], file_info: dict[str, dict]) -> None:

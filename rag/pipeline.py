@@ -9,8 +9,8 @@ from pathlib import Path
 
 from rag.embed import Embedder, make_embedder
 from rag.errors import IndexMissingError
-from rag.ingest import chunker_settings, ingest
-from rag.pipeline_api import History, Progress
+from rag.ingest import chunker_settings, ingest, remove_documents
+from rag.pipeline_api import History, Progress, Stop
 from rag.retrieve import Retriever
 from rag.schema import Answer, DocumentInfo, IngestReport, Passage, StreamEvent
 from rag.settings import Settings
@@ -95,14 +95,26 @@ class Pipeline:
     def ingest(self, paths: Sequence[Path] | None = None, progress: Progress | None = None,
                rebuild: bool = False) -> IngestReport:
         report = self._ingest(list(paths) if paths else [Path(self.settings.data_dir)], rebuild, progress)
+        self._index_changed()
+        return report
+
+    def remove(self, docs: Sequence[str]) -> IngestReport:
+        """Drop `docs` (ids) from the index atomically; their files in the data or upload folder move to its
+        hidden trash (`Settings.trash_path`) so that the next ingest does not bring them back."""
+        s = self.settings
+        report = remove_documents(self.store, self.embedder, docs, lock_wait_s=s.lock_wait_s,
+                                  trash_dir=s.trash_path, trash_roots=[Path(s.data_dir), s.upload_path])
+        self._index_changed()
+        return report
+
+    def _index_changed(self) -> None:
         with self._lock:
             self._retriever = None  # the next search loads the new version
-        return report
 
     def documents(self) -> list[DocumentInfo]:
         data = self.retriever.data
         return [
-            DocumentInfo(d.doc, d.title, d.outlet, d.published, len(data.by_doc.get(d.doc, [])))
+            DocumentInfo(d.doc, d.title, d.outlet, d.published, len(data.by_doc.get(d.doc, [])), d.published_approx)
             for d in sorted(data.documents.values(), key=lambda d: (d.published or "", d.doc), reverse=True)
         ]
 
@@ -122,5 +134,6 @@ class Pipeline:
     def answer(self, question: str, history: History | None = None) -> Answer:
         return self.answerer.answer(question, history)
 
-    def answer_stream(self, question: str, history: History | None = None) -> Iterator[StreamEvent]:
-        return self.answerer.answer_stream(question, history)
+    def answer_stream(self, question: str, history: History | None = None,
+                      stop: Stop | None = None) -> Iterator[StreamEvent]:
+        return self.answerer.answer_stream(question, history, stop)

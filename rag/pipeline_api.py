@@ -12,6 +12,8 @@ from rag.schema import Answer, DocumentInfo, IngestReport, Passage, StreamEvent
 History = Sequence[dict]
 # progress(done, total, label) for long work (ingest)
 Progress = Callable[[int, int, str], None]
+# stop() -> True ends a streamed answer early (e.g. the user pressed Stop); asked between generated pieces
+Stop = Callable[[], bool]
 
 
 class PipelineAPI(Protocol):
@@ -24,9 +26,16 @@ class PipelineAPI(Protocol):
 
     def answer(self, question: str, history: History | None = None) -> Answer: ...
 
-    def answer_stream(self, question: str, history: History | None = None) -> Iterator[StreamEvent]: ...
+    def answer_stream(self, question: str, history: History | None = None,
+                      stop: Stop | None = None) -> Iterator[StreamEvent]:
+        """Stream the answer (see `StreamEvent`); when `stop()` returns True it ends early, keeping only the
+        sentences already streamed, with `Answer.stopped` set."""
 
     def ingest(self, paths: Sequence[Path] | None = None, progress: Progress | None = None) -> IngestReport: ...
+
+    def remove(self, docs: Sequence[str]) -> IngestReport:
+        """Drop these document ids from the index in one atomic switch; their files under the data folder
+        move to its hidden trash so that the next ingest does not bring them back."""
 
     def documents(self) -> list[DocumentInfo]: ...
 

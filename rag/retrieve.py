@@ -106,4 +106,5 @@ class Retriever:
             dense=c.dense,
             keyword=c.keyword,
             rank=rank,
+            published_approx=doc.published_approx if doc else False,
         )

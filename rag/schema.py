@@ -85,6 +85,7 @@ class Passage:
     dense: float | None = None  # cosine similarity, None when not in the dense candidates
     keyword: float | None = None  # BM25 score, None when not in the keyword candidates
     rank: int = 0
+    published_approx: bool = False  # the date is an estimate (see `rag.dates.display_date`)
 
     def to_dict(self) -> dict[str, Any]:
         c = self.chunk
@@ -101,6 +102,7 @@ class Passage:
             "score": round(self.score, 6),
             "dense": None if self.dense is None else round(self.dense, 6),
             "keyword": None if self.keyword is None else round(self.keyword, 6),
+            "published_approx": self.published_approx,
         }
 
 
@@ -116,6 +118,7 @@ class Citation:
     start: int
     end: int
     outlet: str = ""
+    published_approx: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -131,6 +134,7 @@ class Answer:
     query: str
     timings: dict[str, float] = field(default_factory=dict)
     notice: str = ""  # e.g. "question truncated"
+    stopped: bool = False  # the caller's stop() ended it early: the text is what was streamed until then
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -142,6 +146,7 @@ class Answer:
             "query": self.query,
             "timings": {k: round(v, 1) for k, v in self.timings.items()},
             "notice": self.notice,
+            "stopped": self.stopped,
         }
 
 
@@ -155,6 +160,9 @@ class StreamEvent:
     - "token": `data` is a str, the next verified piece of the answer (a whole sentence with its [n] markers,
       or the refusal); never unverified model text. Their concatenation is the final answer's text.
     - "answer": `data` is the final Answer; the UI replaces what it streamed with `answer.answer`.
+
+    When the caller's `stop()` returns True the stream ends early with an "answer" whose `stopped` is True:
+    no refusal and no fallback quote, only the verified sentences already sent as "token" events.
     """
 
     kind: str
@@ -170,6 +178,7 @@ class DocumentInfo:
     outlet: str
     published: str
     chunks: int
+    published_approx: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -90,6 +90,11 @@ class Settings:
         return Path(self.upload_dir) if self.upload_dir else Path(self.data_dir) / "uploads"
 
     @property
+    def trash_path(self) -> Path:
+        """Where removed documents' files go: hidden, so the data folder's walk (and so ingest) skips it."""
+        return Path(self.data_dir) / ".removed"
+
+    @property
     def cache_path(self) -> Path:
         if self.cache_dir:
             return Path(self.cache_dir)

@@ -26,17 +26,46 @@ DOCS = {
 WHEN = "When did the air strikes begin after the quick and unanimous vote?"
 
 
-@pytest.fixture
-def pipeline(tmp_path, hash_embedder):
+class TrackingGenerator(ScriptedGenerator):
+    """A scripted generator that records how many pieces were read and whether its stream was closed early."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.pieces_read = 0
+        self.closed = False
+        self.exhausted = False
+
+    def stream(self, messages, max_new_tokens=64):
+        try:
+            for piece in super().stream(messages, max_new_tokens):
+                self.pieces_read += 1
+                yield piece
+            self.exhausted = True
+        except GeneratorExit:
+            self.closed = True
+            raise
+
+
+def make_pipeline(tmp_path, embedder, gen: ScriptedGenerator) -> Pipeline:
     data = tmp_path / "data"
     data.mkdir()
     for name, body in DOCS.items():
-        (data / name).write_text(f"---\ntitle: {name}\noutlet: Wire\npublished: '2015-10-14'\n---\n{body}")
+        approx = "published_approx: true\n" if name == "ukraine.md" else ""
+        (data / name).write_text(f"---\ntitle: {name}\noutlet: Wire\npublished: '2015-10-14'\n{approx}---\n{body}")
     settings = Settings(data_dir=data, index_dir=tmp_path / "index", chunk_words=40)
-    gen = ScriptedGenerator()
-    p = Pipeline(settings, embedder=hash_embedder, generator=gen)
+    p = Pipeline(settings, embedder=embedder, generator=gen)
     p.gen = gen
     return p
+
+
+@pytest.fixture
+def pipeline(tmp_path, hash_embedder):
+    return make_pipeline(tmp_path, hash_embedder, ScriptedGenerator())
+
+
+@pytest.fixture
+def tracked(tmp_path, hash_embedder):
+    return make_pipeline(tmp_path, hash_embedder, TrackingGenerator())
 
 
 def assert_citations_exact(p, answer):
@@ -167,10 +196,64 @@ def test_stream_shows_a_writing_state_then_only_verified_sentences(pipeline):
 def test_json_contract(pipeline):
     pipeline.gen.enqueue("Air strikes began a few hours after the quick and unanimous vote.")
     d = json.loads(json.dumps(pipeline.answer(WHEN).to_dict()))
-    assert {"question", "answer", "refused", "citations", "passages", "query", "timings"} <= set(d)
-    assert {"n", "doc", "title", "published", "quote", "start", "end"} <= set(d["citations"][0])
-    assert {"doc", "title", "published", "text", "start", "end", "score"} <= set(d["passages"][0])
+    assert {"question", "answer", "refused", "citations", "passages", "query", "timings", "stopped"} <= set(d)
+    assert d["stopped"] is False
+    assert {"n", "doc", "title", "published", "quote", "start", "end", "outlet",
+            "published_approx"} <= set(d["citations"][0])
+    assert {"doc", "title", "published", "text", "start", "end", "score", "published_approx"} <= set(d["passages"][0])
     assert {"retrieve_ms", "first_token_ms", "total_ms"} <= set(d["timings"])
+
+
+def test_approximate_dates_reach_passages_citations_and_the_library(pipeline):
+    pipeline.gen.enqueue("Obama said Russia's air force did not distinguish between moderate rebels and "
+                         "extremists [1].")
+    a = pipeline.answer("What did Obama say about Russia's air force and the moderate rebels?")
+    approx = {p.chunk.doc: p.to_dict()["published_approx"] for p in a.passages}
+    assert approx == {doc: doc == "ukraine.md" for doc in approx} and approx.get("ukraine.md") is True
+    assert a.citations and all(c.to_dict()["published_approx"] == (c.doc == "ukraine.md") for c in a.citations)
+    library = {d.doc: d.to_dict() for d in pipeline.documents()}
+    assert library["ukraine.md"]["published_approx"] is True and library["syria.md"]["published_approx"] is False
+    assert {"doc", "title", "outlet", "published", "chunks"} <= set(library["syria.md"])
+
+
+def test_stop_before_the_model_starts_gives_an_empty_stopped_answer(tracked):
+    tracked.gen.enqueue("Air strikes began a few hours after the quick and unanimous vote [1].")
+    events = list(tracked.answer_stream(WHEN, stop=lambda: True))
+    assert [e.kind for e in events] == ["query", "passages", "answer"]
+    a = events[-1].data
+    assert a.stopped and not a.refused and a.answer == "" and a.citations == []
+    assert a.passages  # retrieval still ran
+    assert not tracked.gen.history and tracked.gen.replies  # the model was never asked to write
+    assert a.to_dict()["stopped"] is True
+
+
+def test_stop_after_the_first_sentence_keeps_only_what_was_streamed(tracked):
+    reply = ("Air strikes began a few hours after the quick and unanimous vote [1]. "
+             "Putin was trying to end Russia's economically crippling isolation from the West [2]. "
+             "Obama said Russia's air force did not distinguish between rebels and extremists [3].")
+    tracked.gen.enqueue(reply)
+    tokens: list[str] = []
+    events = []
+    for e in tracked.answer_stream(WHEN, stop=lambda: bool(tokens)):
+        events.append(e)
+        if e.kind == "token":
+            tokens.append(e.data)
+    a = events[-1].data
+    assert events[-1].kind == "answer" and a.stopped and not a.refused
+    assert len(tokens) == 1 and a.answer == tokens[0].strip()
+    assert a.answer.startswith("Air strikes began a few hours after the quick and unanimous vote [1]")
+    assert "Putin" not in a.answer and "Obama" not in a.answer
+    assert [c.n for c in a.citations] == [1] and "few hours later" in a.citations[0].quote
+    assert_citations_exact(tracked, a)
+    gen = tracked.gen
+    assert gen.closed and not gen.exhausted  # the stream was closed, not read to its end
+    assert gen.pieces_read < len(reply.split(" ")) // 2
+
+
+def test_a_stop_that_never_fires_changes_nothing(tracked):
+    tracked.gen.enqueue("Air strikes began a few hours after the quick and unanimous vote [1].")
+    a = list(tracked.answer_stream(WHEN, stop=lambda: False))[-1].data
+    assert not a.stopped and a.answer.startswith("Air strikes began") and tracked.gen.exhausted
 
 
 def test_empty_and_long_questions(pipeline):

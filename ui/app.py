@@ -7,6 +7,8 @@ once the server is up (or the first page opens), and questions asked before that
 from __future__ import annotations
 
 import logging
+import secrets
+from pathlib import Path
 from typing import Any
 
 import gradio as gr
@@ -16,8 +18,8 @@ from rag.pipeline_api import PipelineAPI
 from rag.settings import Settings
 from ui import render
 from ui.assets import HEAD
-from ui.chat import make_ask, make_chat
-from ui.library import HEADERS, document_rows, make_add_files
+from ui.chat import Chat, make_ask
+from ui.library import N_EXAMPLES, Library, docs_html
 from ui.uploads import ALLOWED_SUFFIXES
 from ui.warmup import Warmup
 
@@ -25,13 +27,12 @@ log = logging.getLogger(__name__)
 
 TITLE = "News Q&A"
 TAGLINE = "Ask questions about the news articles in your library: every answer quotes and cites its sources."
-EXAMPLES = (
-    "Why did Putin enter Syria?",
-    "What role did Qassem Soleimani play in Russia's Syria intervention?",
-    "How soon after the upper house vote did the air strikes begin?",
-)
 LOADING = "Loading models… you can already ask: questions wait until they are ready."
 PIPELINE_GROUP = "pipeline"  # chat, ask and ingest share one worker: local models are not thread-safe
+STORAGE_KEY = "rag-news-conversation"
+# Focus the question box on wide screens only: on a phone, focusing scrolls the page past the title.
+FOCUS_JS = """() => { if (window.innerWidth < 700) return;
+  const t = document.querySelector('#rag-question textarea'); if (t) t.focus({preventScroll: true}); }"""
 
 
 def parse_auth(spec: str) -> tuple[str, str] | None:
@@ -54,30 +55,38 @@ def theme() -> gr.themes.Base:
     )
 
 
-def _table(rows: list[list]) -> dict[str, Any]:
-    return {"headers": HEADERS, "data": rows}
+def browser_secret(settings: Settings) -> str:
+    """One key per installation, so a conversation kept in the browser survives a server restart."""
+    path = Path(settings.cache_path) / "browser-state.key"
+    try:
+        if path.is_file() and len(path.read_text().strip()) >= 16:
+            return path.read_text().strip()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        key = secrets.token_urlsafe(24)
+        path.write_text(key)
+        path.chmod(0o600)
+        return key
+    except OSError as e:
+        log.warning("could not keep the browser-state key in %s (%s): conversations reset on restart", path, e)
+        return secrets.token_urlsafe(24)
 
 
 def _build(pipeline: PipelineAPI, settings: Settings) -> tuple[gr.Blocks, Warmup]:
     warmup = Warmup(pipeline)
-    chat = make_chat(pipeline, warmup)
+    chat = Chat(pipeline, warmup)
+    library = Library(pipeline, settings, warmup)
 
-    def status() -> tuple[Any, Any, Any]:
-        """(banner, timer update, library table): polled until loading has finished."""
+    def status() -> tuple[Any, ...]:
+        """(banner, timer, *library view): polled until loading has finished."""
         warmup.start()
         if warmup.error:
             error = gr.HTML(render.banner("error", warmup.error), visible=True)
-            return error, gr.Timer(active=False), gr.skip()
+            return (error, gr.Timer(active=False), *[gr.skip()] * (3 + N_EXAMPLES))
         if warmup.ready:
-            rows = document_rows(pipeline, warmup)
-            return gr.HTML(render.banner("ready", "Ready"), visible=False), gr.Timer(active=False), _table(rows)
-        return gr.HTML(render.banner("loading", LOADING), visible=True), gr.skip(), gr.skip()
-
-    def clear() -> tuple[str, list, str, list]:
-        return "", [], render.EMPTY_SOURCES, []
-
-    def rows() -> dict[str, Any]:
-        return _table(document_rows(pipeline, warmup))
+            ready = gr.HTML(render.banner("ready", "Ready"), visible=False)
+            return (ready, gr.Timer(active=False), *library.view())
+        return (gr.HTML(render.banner("loading", LOADING), visible=True), gr.skip(),
+                *[gr.skip()] * (3 + N_EXAMPLES))
 
     with gr.Blocks(title=TITLE, analytics_enabled=False) as demo:
         gr.HTML(
@@ -86,24 +95,33 @@ def _build(pipeline: PipelineAPI, settings: Settings) -> tuple[gr.Blocks, Warmup
         )
         banner = gr.HTML(render.banner("loading", LOADING), js_on_load=None, elem_id="rag-banner")
         timer = gr.Timer(1.0)
-        turns = gr.State([])
+        saved = gr.BrowserState([], storage_key=STORAGE_KEY, secret=browser_secret(settings))
         with gr.Tabs():
             with gr.Tab("Ask", id="ask"):
+                with gr.Row(elem_classes="rag-topbar", equal_height=False):
+                    about = gr.HTML('<p class="rag-about">Loading the library…</p>', js_on_load=None,
+                                    elem_id="rag-about")
+                    new_btn = gr.Button("New conversation", size="sm", variant="secondary", scale=0,
+                                        min_width=170, elem_id="rag-new")
                 with gr.Row(equal_height=False):
-                    with gr.Column(scale=3, min_width=420):
+                    with gr.Column(scale=3, min_width=300):
                         chatbot = gr.Chatbot(
-                            label="Conversation", elem_id="rag-chat", height=560, buttons=[],
+                            label="Conversation", show_label=False, elem_id="rag-chat", height=520, buttons=[],
                             feedback_options=None, latex_delimiters=[], sanitize_html=True, allow_tags=False,
                             placeholder="Ask a question about the articles, or try one of the examples below.",
                         )
-                        question = gr.Textbox(
-                            label="Question", placeholder="Ask about the news…", show_label=False,
-                            submit_btn="Ask", elem_id="rag-question", autofocus=True,
-                        )
+                        with gr.Row(elem_classes="rag-askbar", equal_height=True):
+                            question = gr.Textbox(
+                                label="Question", placeholder="Ask about the news…", show_label=False,
+                                elem_id="rag-question", autofocus=False, scale=5, lines=1, max_lines=6,
+                            )
+                            ask_btn = gr.Button("Ask", variant="primary", scale=0, min_width=80, elem_id="rag-ask")
+                            stop_btn = gr.Button("Stop", variant="stop", scale=0, min_width=80, visible=False,
+                                                 elem_id="rag-stop")
                         with gr.Row(elem_classes="rag-examples"):
-                            examples = [gr.Button(q, size="sm", variant="secondary") for q in EXAMPLES]
-                        clear_btn = gr.Button("Clear conversation", size="sm", variant="secondary")
-                    with gr.Column(scale=2, min_width=340):
+                            examples = [gr.Button(visible=False, size="sm", variant="secondary")
+                                        for _ in range(N_EXAMPLES)]
+                    with gr.Column(scale=2, min_width=300):
                         gr.Markdown("### Sources")
                         sources = gr.HTML(render.EMPTY_SOURCES, label="Sources", js_on_load=None,
                                           elem_id="rag-sources", max_height=680)
@@ -112,8 +130,17 @@ def _build(pipeline: PipelineAPI, settings: Settings) -> tuple[gr.Blocks, Warmup
                     f"Articles in the index. Add {', '.join(ALLOWED_SUFFIXES)} files "
                     f"(up to {settings.max_upload_mb} MB each); they are indexed right away."
                 )
-                table = gr.Dataframe(value=_table([]), headers=HEADERS, interactive=False, wrap=True,
-                                     label="Documents", elem_id="rag-docs", max_height=420)
+                docs = gr.HTML(docs_html([]), js_on_load=None, elem_id="rag-docs", max_height=420)
+                with gr.Row(equal_height=False, elem_classes="rag-docbar"):
+                    pick = gr.Dropdown(label="Document", choices=[], value=None, scale=3, elem_id="rag-pick")
+                    show_btn = gr.Button("Show text", size="sm", scale=0, min_width=120)
+                    remove_btn = gr.Button("Remove…", size="sm", variant="stop", scale=0, min_width=120,
+                                           elem_id="rag-remove")
+                with gr.Row(visible=False, elem_id="rag-confirm") as confirm:
+                    confirm_text = gr.Markdown()
+                    yes_btn = gr.Button("Yes, remove", variant="stop", size="sm", scale=0, min_width=130)
+                    no_btn = gr.Button("Cancel", size="sm", scale=0, min_width=100)
+                doc_text = gr.HTML("", js_on_load=None, elem_id="rag-doc-text", max_height=420)
                 with gr.Row():
                     upload = gr.File(label="Articles to add", file_count="multiple", type="filepath",
                                      height=150, scale=3, elem_id="rag-upload")
@@ -121,20 +148,41 @@ def _build(pipeline: PipelineAPI, settings: Settings) -> tuple[gr.Blocks, Warmup
                         add_btn = gr.Button("Add to library", variant="primary")
                         refresh_btn = gr.Button("Refresh list", size="sm")
                 report = gr.HTML("", label="Report", js_on_load=None, elem_id="rag-report")
+        api_box = gr.Textbox(visible=False)
 
-        chat_io = dict(outputs=[question, chatbot, sources, turns], show_progress="minimal",
+        view = [docs, pick, about, *examples]
+        answer = dict(fn=chat.answer_waiting, inputs=None, outputs=[chatbot, sources, saved, stop_btn],
+                      show_progress="hidden", concurrency_id=PIPELINE_GROUP, concurrency_limit=1,
+                      api_visibility="private")
+        quick = dict(queue=False, trigger_mode="multiple", api_visibility="private", show_progress="hidden")
+        for trigger in (question.submit, ask_btn.click):
+            trigger(chat.submit, [question], [question, chatbot, stop_btn], **quick).then(**answer)
+        for b in examples:
+            b.click(chat.submit_example, [b], [chatbot, stop_btn], **quick).then(**answer)
+        stop_btn.click(chat.stop, None, None, queue=False, api_visibility="private")
+        for trigger in (new_btn.click, chatbot.clear):
+            trigger(chat.new_conversation, None, [chatbot, sources, saved], queue=False, api_visibility="private")
+        api_box.submit(chat.api_chat, [api_box], [chatbot, sources], api_name="chat",
                        concurrency_id=PIPELINE_GROUP, concurrency_limit=1)
-        asked = [question.submit(chat, [question, turns], api_name="chat", **chat_io)]
-        asked += [b.click(chat, [b, turns], api_visibility="private", **chat_io) for b in examples]
-        clear_btn.click(clear, None, [question, chatbot, sources, turns], api_visibility="private", cancels=asked)
-        refresh_btn.click(rows, None, table, api_visibility="private")
-        library_tab.select(rows, None, table, api_visibility="private", show_progress="hidden")
-        add_btn.click(make_add_files(pipeline, settings, warmup), [upload], [report, table, upload],
-                      api_name="upload", concurrency_id=PIPELINE_GROUP, concurrency_limit=1)
 
-        demo.load(status, None, [banner, timer, table], api_visibility="private", show_progress="hidden")
-        timer.tick(status, None, [banner, timer, table], api_visibility="private", show_progress="hidden",
+        refresh_btn.click(library.view, None, view, api_visibility="private")
+        library_tab.select(library.view, None, view, api_visibility="private", show_progress="hidden")
+        add_btn.click(library.add_files, [upload], [report, upload], api_name="upload",
+                      concurrency_id=PIPELINE_GROUP, concurrency_limit=1
+                      ).then(library.view, None, view, api_visibility="private", show_progress="hidden")
+        show_btn.click(library.show_text, [pick], [doc_text], api_visibility="private")
+        remove_btn.click(library.ask_remove, [pick], [confirm, confirm_text], api_visibility="private")
+        no_btn.click(lambda: gr.Row(visible=False), None, [confirm], api_visibility="private", queue=False)
+        yes_btn.click(library.remove, [pick], [confirm, report, doc_text], api_visibility="private",
+                      concurrency_id=PIPELINE_GROUP, concurrency_limit=1
+                      ).then(library.view, None, view, api_visibility="private", show_progress="hidden")
+
+        demo.load(chat.restore, [saved], [chatbot, sources], api_visibility="private", show_progress="hidden")
+        demo.load(None, None, None, js=FOCUS_JS, api_visibility="private")
+        demo.load(status, None, [banner, timer, *view], api_visibility="private", show_progress="hidden")
+        timer.tick(status, None, [banner, timer, *view], api_visibility="private", show_progress="hidden",
                    queue=False)
+        demo.unload(chat.forget)
         gr.api(make_ask(pipeline, warmup), api_name="ask", concurrency_id=PIPELINE_GROUP, concurrency_limit=1)
     return demo, warmup
 

@@ -1,4 +1,4 @@
-"""Page CSS and the citation-click script, injected through the header's `head` so that
+"""Page CSS and the script for citation clicks, "back to the answer" and copying, injected through the header's `head` so that
 `build_app(...).launch()` looks the same as `ui.app.launch(...)`."""
 
 from __future__ import annotations
@@ -50,6 +50,7 @@ CSS = """
 #rag-sources .rag-para::before, #rag-sources .rag-para::after { content: none; }
 #rag-sources .rag-para mark { background: #fde68a; color: #1f2937; padding: 0 .1em; border-radius: 2px; }
 #rag-sources .rag-flash { box-shadow: 0 0 0 2px var(--color-accent); }
+#rag-chat a.rag-flash { background: var(--color-accent-soft); box-shadow: 0 0 0 2px var(--color-accent); }
 #rag-sources .rag-empty { color: var(--body-text-color-subdued); font-style: italic; margin: .3rem 0; }
 #rag-sources .rag-scores { margin-top: .3rem; font-size: .8rem; }
 #rag-sources .rag-scores > summary { cursor: pointer; color: var(--body-text-color-subdued); }
@@ -62,7 +63,35 @@ CSS = """
 #rag-report .rag-ok { color: #166534; }
 #rag-report .rag-skipped, #rag-report .rag-skipped * { color: #92400e; }
 .rag-examples { align-items: center; flex-wrap: wrap; gap: .4rem; }
-.rag-examples button { flex: 0 1 auto !important; min-width: 0 !important; }
+.rag-examples button { flex: 0 1 auto !important; min-width: 0 !important; white-space: normal; text-align: left; }
+.rag-topbar { align-items: center; gap: .5rem; flex-wrap: wrap; }
+.rag-topbar > *, .rag-docbar > * { align-self: center; }
+.rag-docbar { align-items: flex-end; flex-wrap: wrap; }
+#rag-about .rag-about { margin: 0; color: var(--body-text-color-subdued); font-size: .9rem; }
+.rag-askbar { align-items: stretch; gap: .5rem; flex-wrap: nowrap !important; }
+#rag-ask, #rag-stop { align-self: stretch; }
+#rag-chat .rag-waiting { font-style: italic; }
+#rag-chat .rag-actions { margin-top: .35rem; font-size: .78rem; }
+#rag-chat a.rag-copy { color: var(--body-text-color-subdued); text-decoration: underline dotted; cursor: pointer; }
+#rag-sources .rag-back { margin-left: auto; font-size: .75rem; white-space: nowrap; text-decoration: none;
+  color: var(--color-accent); flex: none; }
+#rag-sources .rag-scores ul { margin: .2rem 0 .3rem 1.1rem; padding: 0; }
+#rag-sources .rag-scores p { margin: .3rem 0 .1rem 0; }
+#rag-docs .rag-doclist { list-style: none; margin: 0; padding: 0; }
+#rag-docs .rag-doclist li { display: flex; flex-direction: column; padding: .45rem .2rem;
+  border-bottom: 1px solid var(--border-color-primary); overflow-wrap: anywhere; }
+#rag-docs .rag-title { font-weight: 600; }
+#rag-docs .rag-meta, #rag-doc-text .rag-meta { color: var(--body-text-color-subdued); font-size: .85rem; }
+#rag-docs .rag-doc { font-family: var(--font-mono); font-size: .72rem; color: var(--body-text-color-subdued); }
+#rag-doc-text .rag-doctext { border: 1px solid var(--border-color-primary); border-radius: 8px; padding: .5rem .8rem; }
+#rag-doc-text .rag-doctext h3 { margin: .2rem 0; }
+#rag-report .rag-fail, #rag-report .rag-fail * { color: #991b1b; }
+@media (max-width: 700px) {
+  .rag-topbar > div:first-child { flex: 1 1 100% !important; }
+  #rag-chat { height: 52vh !important; max-height: 52vh !important; }
+  .rag-header h1 { font-size: 1.35rem; }
+  .rag-header p { font-size: .85rem; }
+}
 """
 
 # Markers are links to "#src-<turn>-<n>". The handler opens the turn's section in the sources panel
@@ -71,20 +100,53 @@ JS = """
 (function () {
   if (window.__ragCiteHandler) return;
   window.__ragCiteHandler = true;
-  document.addEventListener('click', function (ev) {
-    var a = ev.target && ev.target.closest ? ev.target.closest('a[href^="#src-"]') : null;
-    if (!a) return;
-    ev.preventDefault();
-    ev.stopPropagation();
-    var el = document.getElementById(a.getAttribute('href').slice(1));
-    if (!el) return;
-    var turn = el.closest('details');
-    if (turn) turn.open = true;
-    el.scrollIntoView({behavior: 'smooth', block: 'center'});
+  var lastMarker = null;
+  function flash(el) {
     el.classList.remove('rag-flash');
     void el.offsetWidth;
     el.classList.add('rag-flash');
     setTimeout(function () { el.classList.remove('rag-flash'); }, 1600);
+  }
+  function copyText(text) {
+    window.__ragLastCopy = text;
+    if (navigator.clipboard && window.isSecureContext) return navigator.clipboard.writeText(text);
+    var ta = document.createElement('textarea');
+    ta.value = text; ta.style.position = 'fixed'; ta.style.opacity = '0';
+    document.body.appendChild(ta); ta.select();
+    try { document.execCommand('copy'); } finally { ta.remove(); }
+    return Promise.resolve();
+  }
+  document.addEventListener('click', function (ev) {
+    var t = ev.target && ev.target.closest ? ev.target : null;
+    if (!t) return;
+    var a = t.closest('a[href^="#src-"], a[href^="#back-"], a[href^="#copy-"]');
+    if (!a) return;
+    ev.preventDefault();
+    ev.stopPropagation();
+    var href = a.getAttribute('href');
+    if (href.indexOf('#copy-') === 0) {
+      var sec = document.getElementById('turn-' + href.slice(6));
+      var label = a.textContent;
+      copyText(sec ? sec.getAttribute('data-md') || '' : '').then(function () {
+        a.textContent = 'Copied ✓';
+        setTimeout(function () { a.textContent = label; }, 1500);
+      });
+      return;
+    }
+    if (href.indexOf('#back-') === 0) {  // from a source card back to the marker that led there
+      var src = '#src-' + href.slice(6);
+      var m = (lastMarker && lastMarker.isConnected && lastMarker.getAttribute('href') === src) ? lastMarker
+        : document.querySelector('#rag-chat a.rag-cite[href="' + src + '"]');
+      if (m) { m.scrollIntoView({behavior: 'smooth', block: 'center'}); flash(m); }
+      return;
+    }
+    var el = document.getElementById(href.slice(1));
+    if (!el) return;
+    lastMarker = a;
+    var turn = el.closest('details');
+    if (turn) turn.open = true;
+    el.scrollIntoView({behavior: 'smooth', block: 'center'});
+    flash(el);
   }, true);
 })();
 """

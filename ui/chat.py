@@ -1,8 +1,10 @@
 """The chat and `ask` handlers: stream a pipeline answer into chat messages and per-turn state.
 
-The conversation lives in a gr.State list of turns (question, final answer, citations with their
-paragraph context, passages); the chatbot and the sources panel are re-rendered from it, so the
-citations of earlier turns never change when the conversation goes on.
+The conversation is a list of turns (question, final answer, citations with their paragraph
+context, passage scores) kept per tab on the server (ui.session) and copied to the browser's
+storage after each answer so a reload restores it. The chatbot and the sources panel are
+re-rendered from the turns, so the citations of earlier turns never change as the chat goes on.
+Handlers never write the question box while an answer streams: what the user types is theirs.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from rag.pipeline_api import PipelineAPI
 from rag.schema import Answer
 from ui import render
 from ui.render import Turn
+from ui.session import ChatSession, Sessions
 from ui.warmup import Warmup
 
 log = logging.getLogger(__name__)
@@ -26,8 +29,7 @@ log = logging.getLogger(__name__)
 CRASH_MESSAGE = "Something went wrong while answering. The details are in the server log; please try again."
 WRITING_MESSAGE = "Writing the answer… each sentence appears once it is checked against the articles."
 LOADING_MESSAGE = "Loading models… your question will be answered as soon as they are ready."
-
-Outputs = tuple[Any, list[dict], str, list[Turn]]  # (question box, chat messages, sources html, turns)
+SEARCHING_MESSAGE = "Searching the articles…"
 
 
 def history_of(turns: list[Turn]) -> list[dict]:
@@ -55,10 +57,12 @@ def finish_turn(n: int, question: str, answer: Answer, pipeline: PipelineAPI) ->
         "final": True,
         "answer": d["answer"],
         "refused": d["refused"],
+        "stopped": bool(d.get("stopped")),
         "query": d["query"],
         "notice": d["notice"],
         "citations": render.with_context(d["citations"], pipeline.document_text),
-        "passages": d["passages"],
+        # the page shows ranks and scores only; passage text stays out of the browser's storage
+        "passages": [{k: v for k, v in p.items() if k != "text"} for p in d["passages"]],
         "error": "",
     }
 
@@ -68,58 +72,170 @@ def failed_turn(n: int, question: str, error: str) -> Turn:
             "notice": "", "citations": [], "passages": [], "error": error}
 
 
-def make_chat(pipeline: PipelineAPI, warmup: Warmup) -> Callable[[str, list[Turn] | None], Iterator[Outputs]]:
-    """The streaming chat handler: yields (cleared box, messages, sources, turns) after each step."""
+TURN_KEYS = {"n": int, "question": str, "answer": str, "refused": bool, "query": str, "notice": str,
+             "citations": list, "passages": list, "error": str}
 
-    def chat(question: str, turns: list[Turn] | None) -> Iterator[Outputs]:
-        turns = list(turns or [])
+
+def restore_turns(saved: object) -> list[Turn]:
+    """Turns kept by the browser, renumbered; anything malformed (an old format, an edit) is dropped."""
+    if not isinstance(saved, list):
+        return []
+    out: list[Turn] = []
+    for t in saved:
+        if not isinstance(t, dict) or not all(isinstance(t.get(k), typ) for k, typ in TURN_KEYS.items()):
+            continue
+        cites = [c for c in t["citations"] if isinstance(c, dict) and isinstance(c.get("n"), int)
+                 and all(isinstance(c.get(k), str) for k in ("quote", "doc"))]
+        passages = [p for p in t["passages"] if isinstance(p, dict)]
+        out.append({**t, "n": len(out) + 1, "final": True, "citations": cites, "passages": passages,
+                    "stopped": bool(t.get("stopped"))})
+    return out
+
+
+def view_of(session: ChatSession) -> list[dict]:
+    """The chat as shown: finished turns, the answer being written, then questions waiting their turn."""
+    msgs = messages_of(session.turns)
+    if session.current:
+        msgs += [{"role": "user", "content": render.user_message(session.current)},
+                 {"role": "assistant", "content": session.live}]
+    for i, q in enumerate(list(session.waiting), start=1):
+        msgs += [{"role": "user", "content": render.user_message(q)},
+                 {"role": "assistant", "content": render.waiting_message(i)}]
+    return msgs
+
+
+class Chat:
+    """The chat's event handlers, over one pipeline and the per-tab sessions."""
+
+    def __init__(self, pipeline: PipelineAPI, warmup: Warmup, sessions: Sessions | None = None) -> None:
+        self.pipeline = pipeline
+        self.warmup = warmup
+        self.sessions = sessions or Sessions()
+
+    def _session(self, request: gr.Request | None) -> ChatSession:
+        return self.sessions.get(getattr(request, "session_hash", None))
+
+    # ---- events ----
+    def submit(self, question: str, request: gr.Request) -> tuple[Any, list[dict], Any]:
+        """Instant (not queued): take the question, clear the box, show it as waiting; `answer_waiting` runs it."""
         q = (question or "").strip()
+        session = self._session(request)
         if not q:
             gr.Warning("Type a question first.")
-            yield question, messages_of(turns), render.sources_panel(turns), turns
+            return gr.skip(), gr.skip(), gr.skip()
+        with session.lock:
+            session.waiting.append(q)
+        return "", view_of(session), gr.update(visible=True)
+
+    def submit_example(self, question: str, request: gr.Request) -> tuple[Any, Any]:
+        """An example button: like `submit`, but whatever is typed in the box stays there."""
+        return self.submit(question, request)[1:]
+
+    def answer_waiting(self, request: gr.Request) -> Iterator[tuple[Any, Any, Any, Any]]:
+        """Answer this tab's waiting questions in order, streaming each; yields (chat, sources, saved, stop)."""
+        session = self._session(request)
+        if session.current or not session.waiting:  # another run is answering them
+            yield gr.skip(), gr.skip(), gr.skip(), gr.skip()
             return
-        n = len(turns) + 1
-        before = messages_of(turns) + [{"role": "user", "content": render.user_message(q)}]
-        sources = render.sources_panel(turns)
+        while True:
+            with session.lock:
+                if not session.waiting:
+                    break
+                q = session.waiting.popleft()
+                session.current, session.live, epoch = q, render.status_message(SEARCHING_MESSAGE), session.epoch
+            try:
+                for _ in self._answer_one(session, q, epoch):
+                    yield view_of(session), gr.skip(), gr.skip(), gr.skip()
+            finally:
+                with session.lock:
+                    session.current, session.live = "", ""
+                    session.stop.clear()
+            yield view_of(session), render.sources_panel(session.turns), session.turns, gr.skip()
+        yield view_of(session), render.sources_panel(session.turns), session.turns, gr.update(visible=False)
 
-        def view(assistant_html: str) -> Outputs:
-            return "", before + [{"role": "assistant", "content": assistant_html}], sources, turns
+    def _answer_one(self, session: ChatSession, q: str, epoch: int) -> Iterator[None]:
+        """Stream one answer into `session.live`, then add the finished turn (unless the chat was cleared)."""
+        n = len(session.turns) + 1
+        if not self.warmup.ready:
+            session.live = render.status_message(LOADING_MESSAGE)
+            yield
+            while not self.warmup.wait(timeout=0.5) and not self.warmup.error and not session.stop.is_set():
+                pass
+        if session.stop.is_set() or session.epoch != epoch:
+            turn = failed_turn(n, q, "Stopped before the answer started.")
+        elif not self.warmup.ready:
+            turn = failed_turn(n, q, self.warmup.error or "The models are not available.")
+        else:
+            turn = yield from self._stream(session, q, n)
+        with session.lock:
+            if session.epoch == epoch:
+                turn["n"] = len(session.turns) + 1
+                session.turns = session.turns + [turn]
 
-        if not warmup.ready:
-            yield view(render.status_message(LOADING_MESSAGE))
-            if not warmup.wait():
-                turns = turns + [failed_turn(n, q, warmup.error or "The models are not available.")]
-                yield "", messages_of(turns), render.sources_panel(turns), turns
-                return
-        yield view(render.status_message("Searching the articles…"))
+    def _stream(self, session: ChatSession, q: str, n: int) -> Iterator[None]:
+        """Pipeline events -> the live bubble; returns the finished (or failed) turn."""
         draft, query, final = "", "", None
         try:
-            for ev in pipeline.answer_stream(q, history_of(turns)):
+            for ev in self.pipeline.answer_stream(q, history_of(session.turns), stop=session.stop.is_set):
+                if ev.kind == "answer":
+                    final = ev.data
+                    continue
                 if ev.kind == "query":
-                    query = str(ev.data or "")
+                    query, html = str(ev.data or ""), render.status_message(SEARCHING_MESSAGE)
                 elif ev.kind == "passages":
-                    msg = render.status_message(f"Reading {len(ev.data)} passages…")
-                    yield view(msg + render.query_note(q, query))
+                    html = render.status_message(f"Reading {len(ev.data)} passages…")
                 elif ev.kind == "writing":
-                    yield view(render.status_message(WRITING_MESSAGE) + render.query_note(q, query))
+                    html = render.status_message(WRITING_MESSAGE)
                 elif ev.kind == "token":
                     draft += str(ev.data)
-                    yield view(render.draft_message(draft) + render.query_note(q, query))
-                elif ev.kind == "answer":
-                    final = ev.data
+                    html = render.draft_message(draft)
+                else:
+                    continue
+                session.live = html + render.query_note(q, query)
+                yield
             if final is None:
                 raise RagError("The answer was cut off before it finished. Please ask again.")
-            turn = finish_turn(n, q, final, pipeline)
+            return finish_turn(n, q, final, self.pipeline)
         except RagError as e:
             gr.Warning(str(e))
-            turn = failed_turn(n, q, str(e))
+            return failed_turn(n, q, str(e))
         except Exception:  # noqa: BLE001 - users get a short message, the log gets the traceback
             log.exception("answering %r failed", q)
-            turn = failed_turn(n, q, CRASH_MESSAGE)
-        turns = turns + [turn]
-        yield "", messages_of(turns), render.sources_panel(turns), turns
+            return failed_turn(n, q, CRASH_MESSAGE)
 
-    return chat
+    def stop(self, request: gr.Request) -> None:
+        """Stop the answer being written (or the next one, if it has not started); checked sentences stay."""
+        session = self._session(request)
+        with session.lock:
+            if session.busy:
+                session.stop.set()
+
+    def new_conversation(self, request: gr.Request) -> tuple[list, str, list]:
+        self._session(request).new_conversation()
+        return [], render.EMPTY_SOURCES, []
+
+    def restore(self, saved: object, request: gr.Request) -> tuple[Any, Any]:
+        """On page load: bring back the conversation the browser kept (a reload must not lose it)."""
+        session = self._session(request)
+        with session.lock:
+            if not session.restored and not session.turns and not session.busy:
+                session.turns = restore_turns(saved)
+            session.restored = True
+        return view_of(session), render.sources_panel(session.turns)
+
+    def forget(self, request: gr.Request) -> None:
+        self.sessions.drop(getattr(request, "session_hash", None))
+
+    def api_chat(self, question: str, request: gr.Request) -> Iterator[tuple[list[dict], str]]:
+        """The `/chat` API: ask in this client's conversation; streams (chat messages, sources html)."""
+        q = (question or "").strip()
+        if not q:
+            raise gr.Error("Type a question first.")
+        session = self._session(request)
+        with session.lock:
+            session.waiting.append(q)
+        for _ in self.answer_waiting(request):
+            yield view_of(session), render.sources_panel(session.turns)
 
 
 def parse_history(history: str | list | None) -> list[dict]:

@@ -13,6 +13,8 @@ from collections.abc import Callable, Sequence
 from html import escape
 from typing import Any
 
+from rag.dates import display_date
+
 CONTEXT_CHARS = 420  # at most this much paragraph text is shown on each side of a quote
 _MARKER = re.compile(r"\[(\d+(?:\s*,\s*\d+)*)\]")
 
@@ -74,6 +76,18 @@ def query_note(question: str, query: str) -> str:
     return f'<div class="rag-query">Searched for: “{esc(query)}”</div>'
 
 
+def waiting_message(position: int) -> str:
+    """A question asked while another answer is being written: it runs next, in order."""
+    text = "Waiting: this question will be answered next." if position == 1 else \
+        f"Waiting: this question will be answered after {position - 1} other(s)."
+    return f'<div class="rag-status rag-waiting">{esc(text)}</div>'
+
+
+def date_text(item: dict) -> str:
+    """"2015-10-14", or "Oct 2015 (approx.)" when the date is only known roughly."""
+    return display_date(str(item.get("published") or ""), bool(item.get("published_approx")))
+
+
 def answer_message(turn: Turn) -> str:
     """The final answer: markers linked, refusals styled apart, the search query in small print."""
     if turn.get("error"):
@@ -82,11 +96,31 @@ def answer_message(turn: Turn) -> str:
     cited = {int(c["n"]) for c in turn.get("citations", [])}
     body = link_markers(esc(turn.get("answer", "")), n, cited)
     cls = "rag-answer rag-refused" if turn.get("refused") else "rag-answer"
-    parts = [f'<div class="{cls}">{body}</div>']
+    parts = [f'<div class="{cls}">{body}</div>' if body else ""]
+    if turn.get("stopped"):
+        parts.append('<div class="rag-query rag-stopped">Stopped: '
+                     f'{"the answer above may be incomplete." if body else "no sentence had been checked yet."}</div>')
     parts.append(query_note(str(turn.get("question", "")), str(turn.get("query") or "")))
     if turn.get("notice"):
         parts.append(f'<div class="rag-query">Note: {esc(turn["notice"])}</div>')
+    if body:
+        parts.append(f'<div class="rag-actions"><a class="rag-copy" href="#copy-{n}" data-turn="{n}" '
+                     'title="Copy the answer and its quoted sources as Markdown">Copy as Markdown</a></div>')
     return "".join(parts)
+
+
+def answer_markdown(turn: Turn) -> str:
+    """The answer as Markdown for the clipboard: its text, then each numbered quote with where it is from."""
+    lines = [str(turn.get("answer", "")).strip()]
+    cites = turn.get("citations") or []
+    if cites:
+        lines.append("")
+    for c in cites:
+        where = ", ".join(x for x in (f"*{c.get('title') or c.get('doc')}*", str(c.get("outlet") or ""),
+                                      date_text(c)) if x)
+        quote = " ".join(str(c.get("quote", "")).split())
+        lines.append(f"[{int(c['n'])}] “{quote}” — {where}")
+    return "\n".join(lines) + "\n"
 
 
 def quote_context(text: str, start: int, end: int, quote: str) -> tuple[str, str, str]:
@@ -134,29 +168,35 @@ def _fmt(x: object) -> str:
     return "–" if x is None else f"{float(x):.3f}"  # type: ignore[arg-type]
 
 
-def _scores_table(passages: Sequence[dict]) -> str:
-    if not passages:
-        return ""
+def _details(passages: Sequence[dict], citations: Sequence[dict]) -> str:
+    """File names and retrieval scores: useful when checking the system, noise for everyone else."""
+    files = sorted({str(c.get("doc", "")) for c in citations} | {str(p.get("doc", "")) for p in passages} - {""})
     rows = "".join(
         f"<tr><td>{int(p.get('rank', i + 1))}</td><td class='rag-doc'>{esc(p.get('doc'))}</td>"
         f"<td>{_fmt(p.get('score'))}</td><td>{_fmt(p.get('dense'))}</td><td>{_fmt(p.get('keyword'))}</td></tr>"
         for i, p in enumerate(passages)
     )
-    return (
-        f'<details class="rag-scores"><summary>Retrieval scores ({len(passages)} passages)</summary>'
+    table = (
+        f"<p>Retrieval scores ({len(passages)} passages):</p>"
         '<table><thead><tr><th>Rank</th><th>Document</th><th>Fused</th><th>Dense</th><th>Keyword</th></tr></thead>'
-        f"<tbody>{rows}</tbody></table></details>"
+        f"<tbody>{rows}</tbody></table>" if passages else ""
+    )
+    names = "".join(f'<li class="rag-doc">{esc(f)}</li>' for f in files)
+    return (
+        '<details class="rag-scores"><summary>Details</summary>'
+        f'{"<p>Files:</p><ul>" + names + "</ul>" if names else ""}{table}</details>'
+        if files or passages else ""
     )
 
 
 def _card(turn: int, c: dict) -> str:
-    meta = " · ".join(esc(x) for x in (c.get("outlet"), c.get("published")) if x)
-    doc = f'<span class="rag-doc">{esc(c.get("doc"))}</span>'
+    meta = " · ".join(esc(x) for x in (c.get("outlet"), date_text(c)) if x)
     return (
         f'<div class="rag-card" id="{anchor_id(turn, int(c["n"]))}">'
         f'<div class="rag-card-head"><span class="rag-n">[{int(c["n"])}]</span>'
-        f'<span class="rag-title">{esc(c.get("title") or c.get("doc"))}</span></div>'
-        f'<div class="rag-meta">{meta + " · " if meta else ""}{doc}</div>'
+        f'<span class="rag-title">{esc(c.get("title") or c.get("doc"))}</span>'
+        f'<a class="rag-back" href="#back-{turn}-{int(c["n"])}" title="Back to the answer">↩ answer</a></div>'
+        f'<div class="rag-meta">{meta}</div>'
         f'<blockquote class="rag-para">{escape(str(c.get("before", "")))}'
         f'<mark>{escape(str(c.get("quote", "")))}</mark>{escape(str(c.get("after", "")))}</blockquote></div>'
     )
@@ -170,9 +210,10 @@ def _turn_section(t: Turn, latest: bool) -> str:
         body = '<div class="rag-cards">' + "".join(_card(n, c) for c in t["citations"]) + "</div>"
     else:
         body = '<p class="rag-empty">No sources cited for this answer.</p>'
-    body += _scores_table(t.get("passages", []))
+    body += _details(t.get("passages", []), t.get("citations", []))
+    md = escape(answer_markdown(t), quote=True) if t.get("answer") and not t.get("error") else ""
     return (
-        f'<details class="rag-turn" id="turn-{n}"{" open" if latest else ""}>'
+        f'<details class="rag-turn" id="turn-{n}" data-md="{md}"{" open" if latest else ""}>'
         f'<summary><span class="rag-turn-no">Q{n}</span> {esc(t.get("question", ""))}</summary>'
         f"{body}</details>"
     )

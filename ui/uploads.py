@@ -39,6 +39,27 @@ class Intake:
 
     saved: list[Path] = field(default_factory=list)
     rejected: list[tuple[str, str]] = field(default_factory=list)  # (name shown to the user, reason)
+    backups: dict[Path, Path] = field(default_factory=dict)  # saved path -> the earlier upload it replaced
+
+    def discard(self, path: Path) -> bool:
+        """Delete a stored upload that could not be indexed, putting back the file it replaced.
+
+        True when an earlier version came back (it then needs indexing again)."""
+        path = Path(path)
+        if path in self.saved:
+            self.saved.remove(path)
+        path.unlink(missing_ok=True)
+        backup = self.backups.pop(path, None)
+        if backup is not None and backup.exists():
+            backup.replace(path)
+            return True
+        return False
+
+    def commit(self) -> None:
+        """The uploads are indexed: the replaced versions are no longer needed."""
+        for backup in self.backups.values():
+            backup.unlink(missing_ok=True)
+        self.backups.clear()
 
 
 def _size_mb(n: int) -> str:
@@ -65,7 +86,8 @@ def check_upload(src: Path, name: str, max_mb: int) -> str | None:
 def store_uploads(files: list[str | Path], upload_dir: Path, max_mb: int) -> Intake:
     """Copy acceptable files into `upload_dir` under sanitised names; refuse the rest with a reason.
 
-    A file with the same name replaces the earlier upload, so re-uploading an article updates it.
+    A file with the same name replaces the earlier upload, so re-uploading an article updates it; the
+    earlier file is kept aside until the caller calls `Intake.commit()` (or `discard()` puts it back).
     """
     out = Intake()
     root = Path(upload_dir)
@@ -81,10 +103,16 @@ def store_uploads(files: list[str | Path], upload_dir: Path, max_mb: int) -> Int
                 reason = "invalid file name"
             else:
                 try:
+                    if dest.exists():  # kept (hidden, so never indexed) until the new version is indexed
+                        backup = dest.with_name(f".replaced-{dest.name}")
+                        dest.replace(backup)
+                        out.backups[dest] = backup
                     shutil.copyfile(src, dest)
                 except OSError as e:
                     log.warning("could not store upload %s: %s", name, e)
                     reason = "the file could not be stored"
+                    if dest in out.backups:
+                        out.backups.pop(dest).replace(dest)
                 else:
                     out.saved.append(dest)
         if reason is not None:

@@ -106,7 +106,7 @@ def test_eight_concurrent_sessions(served):
             chat = None
             for q in mine:
                 t0 = time.perf_counter()
-                _, chat, _ = client.predict(q, api_name="/chat")
+                chat, _ = client.predict(q, api_name="/chat")
                 latencies.append(time.perf_counter() - t0)
             results[n] = (mine, chat)
         except Exception as e:  # noqa: BLE001 - collected and asserted below

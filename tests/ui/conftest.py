@@ -11,7 +11,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).parent))
 
 from fake_pipeline import FakePipeline  # noqa: E402
-from ui_testkit import Server, make_settings, start_server  # noqa: E402
+from ui_testkit import CHROMIUM, CHROMIUM_ARGS, TIMEOUT_MS, Server, make_settings, start_server  # noqa: E402
 
 from rag.settings import Settings  # noqa: E402
 
@@ -42,3 +42,42 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     s = start_server(FakePipeline(), make_settings(tmp_path_factory.mktemp("ui"), max_upload_mb=1))
     yield s
     s.close()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator:
+    """Debian's Chromium under Playwright (browser downloads are not possible here)."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
+        yield b
+        b.close()
+
+
+def _page(browser, **context) -> Iterator:
+    ctx = browser.new_context(**context)
+    pg = ctx.new_page()
+    errors: list[str] = []
+    pg.on("pageerror", lambda e: errors.append(str(e)))
+    pg.set_default_timeout(TIMEOUT_MS)
+    yield pg
+    ctx.close()
+    assert not errors, errors
+
+
+@pytest.fixture
+def page(browser) -> Iterator:
+    yield from _page(browser, viewport={"width": 1400, "height": 950})
+
+
+@pytest.fixture
+def desktop(browser) -> Iterator:
+    """The issue's desktop size, with the clipboard allowed (copying is tested)."""
+    yield from _page(browser, viewport={"width": 1280, "height": 900},
+                     permissions=["clipboard-read", "clipboard-write"])
+
+
+@pytest.fixture
+def phone(browser) -> Iterator:
+    yield from _page(browser, viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True)

@@ -15,8 +15,8 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from rag.errors import LoadError, RagError
-from rag.pipeline_api import History, Progress
+from rag.errors import DocumentNotFoundError, LoadError, RagError
+from rag.pipeline_api import History, Progress, Stop
 from rag.schema import Answer, Chunk, Citation, DocumentInfo, IngestReport, Passage, StreamEvent
 
 PUTIN_SYRIA = """Russian warplanes began striking targets in Syria on Wednesday, the first time Moscow has fought outside the former Soviet Union since its war in Afghanistan ended in 1989.
@@ -60,6 +60,7 @@ class FakeDoc:
     outlet: str
     published: str
     text: str
+    published_approx: bool = False
 
 
 def default_corpus(with_xss: bool = True) -> list[FakeDoc]:
@@ -106,6 +107,7 @@ class FakePipeline:
         self.warm_up_calls = 0
         self.ingest_calls: list[list[Path]] = []
         self.questions: list[tuple[str, list[dict]]] = []
+        self.removed: list[str] = []
 
     # ---- lifecycle ----
     def warm_up(self) -> None:
@@ -140,7 +142,8 @@ class FakePipeline:
             chunk = Chunk(id=f"{d.doc}#{i}", doc=d.doc, text=d.text[s:e], start=s, end=e)
             out.append(
                 Passage(chunk, d.title, d.outlet, d.published, score=1.0 / (60 + rank),
-                        dense=0.5 + 0.1 * hit, keyword=float(hit) if hit > 1 else None, rank=rank)
+                        dense=0.5 + 0.1 * hit, keyword=float(hit) if hit > 1 else None, rank=rank,
+                        published_approx=d.published_approx)
             )
         return out
 
@@ -159,7 +162,7 @@ class FakePipeline:
             if overlap(best) < (1 if not citations else 2):
                 continue
             citations.append(Citation(len(citations) + 1, d.doc, d.title, d.published, d.text[best[0]:best[1]],
-                                      best[0], best[1], d.outlet))
+                                      best[0], best[1], d.outlet, d.published_approx))
         if not citations:
             text = "The articles don't say. None of the retrieved passages answers this question."
             return Answer(question, text, True, [], passages, query, {"retrieve": 1.0, "generate": 2.0})
@@ -174,7 +177,8 @@ class FakePipeline:
         assert final is not None
         return final
 
-    def answer_stream(self, question: str, history: History | None = None) -> Iterator[StreamEvent]:
+    def answer_stream(self, question: str, history: History | None = None,
+                      stop: Stop | None = None) -> Iterator[StreamEvent]:
         self._require_ready()
         if not question.strip():
             raise RagError("Please type a question.")
@@ -188,10 +192,22 @@ class FakePipeline:
         passages = self.search(query)
         yield StreamEvent("passages", passages)
         final = self._compose(question, query, passages)
+        draft = ""
         for piece in re.findall(r"\S+\s*", final.answer):
             time.sleep(self.token_delay_s)
+            if stop is not None and stop():
+                yield StreamEvent("answer", self._stopped(final, draft))
+                return
+            draft += piece
             yield StreamEvent("token", piece)
         yield StreamEvent("answer", final)
+
+    @staticmethod
+    def _stopped(final: Answer, draft: str) -> Answer:
+        """Like the real pipeline: only the whole cited sentences streamed so far stay, with their citations."""
+        kept = [c for c in final.citations if f"{c.quote} [{c.n}]" in draft]
+        text = " ".join(f"{c.quote} [{c.n}]" for c in kept)
+        return Answer(final.question, text, False, kept, final.passages, final.query, final.timings, stopped=True)
 
     # ---- library ----
     def ingest(self, paths: Sequence[Path] | None = None, progress: Progress | None = None) -> IngestReport:
@@ -251,7 +267,19 @@ class FakePipeline:
         self._require_ready()
         with self._lock:
             docs = list(self._docs.values())
-        return [DocumentInfo(d.doc, d.title, d.outlet, d.published, len(paragraphs(d.text))) for d in docs]
+        return [DocumentInfo(d.doc, d.title, d.outlet, d.published, len(paragraphs(d.text)), d.published_approx)
+                for d in docs]
+
+    def remove(self, docs: Sequence[str]) -> IngestReport:
+        self._require_ready()
+        with self._lock:
+            unknown = [d for d in docs if d not in self._docs]
+            if unknown:
+                raise DocumentNotFoundError(f"No document {unknown[0]!r} in the library.")
+            for d in docs:
+                del self._docs[d]
+        self.removed.extend(docs)
+        return IngestReport(removed=list(docs), documents=len(self._docs))
 
     def document_text(self, doc: str) -> str:
         d = self._docs.get(doc)

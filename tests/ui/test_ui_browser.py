@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 from fake_pipeline import FakePipeline
-from ui_testkit import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, Server
+from ui_testkit import ARTIFACTS, CHROMIUM, TIMEOUT_MS, Server, ask, ask_example, expect
 
 pytestmark = [
     pytest.mark.browser,
@@ -14,49 +12,14 @@ pytestmark = [
                        "(apt-get install -y chromium); Playwright cannot download browsers here"),
 ]
 
-TIMEOUT_MS = 20_000
-
-
-def expect(locator):
-    from playwright.sync_api import expect as _expect
-
-    return _expect(locator)
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator:
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
-        yield b
-        b.close()
-
-
-@pytest.fixture
-def page(browser) -> Iterator:
-    ctx = browser.new_context(viewport={"width": 1400, "height": 950})
-    pg = ctx.new_page()
-    errors: list[str] = []
-    pg.on("pageerror", lambda e: errors.append(str(e)))
-    pg.set_default_timeout(TIMEOUT_MS)
-    yield pg
-    ctx.close()
-    assert not errors, errors
-
-
-def ask_example(page, url: str, question: str = "Why did Putin enter Syria?") -> None:
-    page.goto(url)
-    page.get_by_role("button", name=question, exact=True).click()
-    page.locator("#rag-sources mark").first.wait_for()
-
 
 def test_example_question_shows_cited_answer(page, serve, settings) -> None:
     srv: Server = serve(FakePipeline(warm_up_s=1.5), settings)
     page.goto(srv.url)
     banner = page.locator("#rag-banner")
     banner.get_by_text("Loading models").wait_for()  # shown while the pipeline warms up
-    page.get_by_role("button", name="Why did Putin enter Syria?", exact=True).click()  # asked before ready
+    page.get_by_role("button", name="Ask", exact=True).wait_for()
+    ask(page, "Why did Putin enter Syria?")  # asked before the models are ready
     page.locator("#rag-sources mark").first.wait_for()
     banner.wait_for(state="hidden")
 
@@ -70,8 +33,12 @@ def test_example_question_shows_cited_answer(page, serve, settings) -> None:
     assert card.locator("mark").inner_text() == quote
     assert "The Global Ledger · 2015-10-02" in card.inner_text()
     assert "Western governments said" in card.inner_text()  # the rest of the paragraph, unmarked
-    page.locator("#rag-sources summary", has_text="Retrieval scores").click()
-    assert page.locator("#rag-sources table tr").count() == 4  # header + 3 passages
+    assert not page.locator("#turn-1 .rag-scores table").is_visible()  # file names and scores are folded away
+    page.locator("#turn-1 summary", has_text="Details").click()
+    assert page.locator("#turn-1 .rag-scores table tr").count() == 4  # header + 3 passages
+    assert "putin-syria.md" in page.locator("#turn-1 .rag-scores").inner_text()
+    examples = page.locator(".rag-examples button")
+    assert "Why Russia went into Syria?" in examples.all_inner_texts()  # drawn from the library's headlines
 
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "ui-answer.png"), full_page=True)
@@ -80,8 +47,7 @@ def test_example_question_shows_cited_answer(page, serve, settings) -> None:
 def test_markers_point_at_their_own_turn(page, serve, settings) -> None:
     srv: Server = serve(FakePipeline(token_delay_s=0.005), settings)
     ask_example(page, srv.url)
-    page.locator("#rag-question textarea").fill("What did the EU agree on emissions?")
-    page.locator("#rag-question textarea").press("Enter")
+    ask(page, "What did the EU agree on emissions?")
     page.locator("#src-2-1").wait_for()
     assert page.locator("#turn-1").get_attribute("open") is None  # earlier turn folded
     page.locator('#rag-chat a.rag-cite[href="#src-1-1"]').click()
@@ -104,7 +70,7 @@ def test_refusal_is_styled_differently(page, serve, settings) -> None:
     normal = page.evaluate("getComputedStyle(document.querySelector('#rag-chat .message')).color")
     assert color != normal
     assert "No sources cited" in page.locator("#rag-sources").inner_text()
-    page.get_by_role("button", name="Clear conversation").click()
+    page.get_by_role("button", name="New conversation").click()
     expect(page.locator("#rag-sources")).to_contain_text("appear here")
     expect(page.locator("#rag-chat .rag-refused")).to_have_count(0)
 
@@ -141,6 +107,6 @@ def test_upload_in_the_browser(page, serve, settings, tmp_path) -> None:
     page.get_by_text("orchard.md").first.wait_for()
     page.get_by_role("button", name="Add to library").click()
     report = page.locator("#rag-report")
-    expect(report).to_contain_text("1 added", timeout=TIMEOUT_MS)
+    expect(report).to_contain_text("Added 1 article: Orchard wins prize (1 passage).", timeout=TIMEOUT_MS)
     expect(report).to_contain_text("tool.exe: unsupported file type (.exe)")
     expect(page.locator("#rag-docs")).to_contain_text(timeout=TIMEOUT_MS, expected="Orchard wins prize")

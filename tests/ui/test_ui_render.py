@@ -87,8 +87,8 @@ def test_earlier_turns_keep_their_own_sources() -> None:
     t2 = finish_turn(2, a2.question, a2, pipe)
     html = render.sources_panel([t1, t2])
     assert html.index('id="turn-2"') < html.index('id="turn-1"')  # newest first
-    assert '<details class="rag-turn" id="turn-2" open>' in html
-    assert '<details class="rag-turn" id="turn-1">' in html
+    assert re.search(r'<details class="rag-turn" id="turn-2" data-md="[^"]*" open>', html)
+    assert re.search(r'<details class="rag-turn" id="turn-1" data-md="[^"]*">', html)
     assert 'id="src-1-1"' in html and 'id="src-2-1"' in html
     msgs = messages_of([t1, t2])
     assert "#src-1-1" in msgs[1]["content"] and "#src-2-" not in msgs[1]["content"]

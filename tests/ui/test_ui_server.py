@@ -32,11 +32,12 @@ def _assistant_text(chat: list[dict]) -> str:
 
 def test_ask_api_returns_answer_json(server) -> None:
     out = _client(server.url).predict(Q, api_name="/ask")
-    assert set(out) == ANSWER_KEYS
+    assert set(out) == ANSWER_KEYS and out["stopped"] is False
     assert out["question"] == Q and not out["refused"] and "[1]" in out["answer"]
     assert out["citations"] and out["passages"]
     for c in out["citations"]:
-        assert {"n", "doc", "title", "published", "quote", "start", "end", "outlet"} <= set(c)
+        assert {"n", "doc", "title", "published", "published_approx", "quote", "start", "end", "outlet"} <= set(c)
+        assert c["published_approx"] is False  # the fake's dates are exact
         assert server.pipeline.document_text(c["doc"])[c["start"] : c["end"]] == c["quote"]
 
 
@@ -68,13 +69,12 @@ def test_chat_streams_in_pieces_and_renders_citations(server) -> None:
     for out in job:
         arrivals.append((time.monotonic(), out))
     assert job.status().success
-    texts = [_assistant_text(o[1]) for _, o in arrivals]
+    texts = [_assistant_text(o[0]) for _, o in arrivals]
     drafts = [t for t in texts if "rag-draft" in t]
     assert len(drafts) >= 5, texts  # tokens arrive one by one
     assert all(len(a) < len(b) for a, b in zip(drafts, drafts[1:]))  # each piece adds to the draft
     assert arrivals[-1][0] - arrivals[0][0] > 0.2  # spread out in time, not one burst at the end
-    box, chat, sources = arrivals[-1][1]
-    assert box == ""
+    chat, sources = arrivals[-1][1]
     final = _assistant_text(chat)
     assert "rag-draft" not in final and 'href="#src-1-1"' in final
     assert 'id="src-1-1"' in sources and "<mark>Analysts said Putin entered Syria" in sources
@@ -83,7 +83,7 @@ def test_chat_streams_in_pieces_and_renders_citations(server) -> None:
 def test_chat_follow_up_keeps_turns_apart(server) -> None:
     client = _client(server.url)  # one client = one session, so the conversation state carries over
     client.predict(Q, api_name="/chat")
-    box, chat, sources = client.predict("Where is the naval base?", api_name="/chat")
+    chat, sources = client.predict("Where is the naval base?", api_name="/chat")
     assert len(chat) == 4
     first, second = _assistant_text(chat[:2]), _assistant_text(chat)
     assert "#src-1-1" in first and "#src-2-1" in second and "#src-1-" not in second
@@ -95,9 +95,9 @@ def test_chat_follow_up_keeps_turns_apart(server) -> None:
 
 def test_chat_errors_become_friendly_messages(server) -> None:
     client = _client(server.url)
-    _, chat, _ = client.predict("trigger-error please", api_name="/chat")
+    chat, _ = client.predict("trigger-error please", api_name="/chat")
     assert "rag-error" in _assistant_text(chat) and "index is locked" in _assistant_text(chat)
-    _, chat, _ = client.predict("trigger-crash please", api_name="/chat")
+    chat, _ = client.predict("trigger-crash please", api_name="/chat")
     text = _assistant_text(chat)
     assert "Something went wrong" in text and "internal details" not in text and "Traceback" not in text
 
@@ -112,9 +112,10 @@ def test_upload_then_ask_about_it(serve, settings, tmp_path: Path) -> None:
     src.write_text("# Rover finds old lake\n\nNASA's Perseverance rover found mud cracks that show an ancient "
                    "lake once filled Jezero crater on Mars.\n\nScientists will study the samples.")
     client = _client(srv.url)
-    report, table, cleared = client.predict([handle_file(str(src))], api_name="/upload")
-    assert "1 added" in report and "mars-rover.md" in report and cleared is None
-    assert ["Rover finds old lake", "Uploaded", "", 2, "mars-rover.md"] in table["data"]
+    report, cleared = client.predict([handle_file(str(src))], api_name="/upload")
+    assert "✔ Added 1 article: Rover finds old lake (2 passages)." in report and cleared is None
+    assert "✖" not in report
+    assert ("mars-rover.md", "Rover finds old lake", 2) in {(d.doc, d.title, d.chunks) for d in srv.pipeline.documents()}
     assert (_upload_dir(srv) / "mars-rover.md").read_text().startswith("# Rover finds old lake")
     assert srv.pipeline.ingest_calls == [[(_upload_dir(srv) / "mars-rover.md").resolve()]]
     out = client.predict("What did the Perseverance rover find on Mars?", api_name="/ask")
@@ -127,12 +128,12 @@ def test_bad_files_are_refused_and_good_ones_kept(serve, settings, tmp_path: Pat
     bad.write_bytes(b"MZ\x90\x00")
     good.write_text("Harbour bridge reopens after repairs to its steel cables.")
     pdf.write_bytes(b"%PDF-1.4 not really")
-    report, table, _ = _client(srv.url).predict([handle_file(str(p)) for p in (bad, good, pdf)],
-                                                api_name="/upload")
-    assert "payload.exe</b>: unsupported file type (.exe)" in report
+    report, _ = _client(srv.url).predict([handle_file(str(p)) for p in (bad, good, pdf)], api_name="/upload")
+    assert "✖ Skipped 2:" in report and "payload.exe</b>: unsupported file type (.exe)" in report
     assert "scan.pdf</b>: PDF text could not be extracted" in report  # skipped by ingest, with its reason
-    assert "1 added" in report and any(r[-1] == "good.txt" for r in table["data"])
-    assert sorted(p.name for p in _upload_dir(srv).iterdir()) == ["good.txt", "scan.pdf"]
+    assert "✔ Added 1 article: good (1 passage)." in report
+    assert "good.txt" in {d.doc for d in srv.pipeline.documents()}
+    assert sorted(p.name for p in _upload_dir(srv).iterdir()) == ["good.txt"]  # the failed file is not kept
 
 
 def test_too_big_upload_is_refused_by_the_server(serve, settings, tmp_path: Path) -> None:
@@ -153,8 +154,8 @@ def test_too_big_upload_is_refused_by_the_handler_too(serve, settings, tmp_path:
     big, ok = tmp_path / "big.txt", tmp_path / "ok.md"
     big.write_bytes(b"word " * 300_000)
     ok.write_text("A short article about a village fete.")
-    report, _, _ = _client(srv.url).predict([handle_file(str(big)), handle_file(str(ok))], api_name="/upload")
-    assert "big.txt</b>: too large (1.4 MB; the limit is 1 MB)" in report and "1 added" in report
+    report, _ = _client(srv.url).predict([handle_file(str(big)), handle_file(str(ok))], api_name="/upload")
+    assert "big.txt</b>: too large (1.4 MB; the limit is 1 MB)" in report and "Added 1 article" in report
     assert [p.name for p in _upload_dir(srv).iterdir()] == ["ok.md"]
 
 
@@ -165,9 +166,9 @@ def test_traversal_file_name_is_sanitised(serve, settings, tmp_path: Path) -> No
     r.raise_for_status()
     server_path = r.json()[0]
     file_data = {"path": server_path, "orig_name": "../../x.txt", "meta": {"_type": "gradio.FileData"}}
-    report, _, _ = _client(srv.url).predict([file_data], api_name="/upload")
+    report, _ = _client(srv.url).predict([file_data], api_name="/upload")
     up = _upload_dir(srv)
-    assert (up / "x.txt").read_bytes() == body and "1 added" in report
+    assert (up / "x.txt").read_bytes() == body and "Added 1 article" in report
     for outside in (up.parent / "x.txt", up.parent.parent / "x.txt", tmp_path / "x.txt"):
         assert not outside.exists()
 
@@ -200,7 +201,7 @@ def test_warm_up_failure_is_reported(serve, settings) -> None:
     srv = serve(pipe, settings)
     with pytest.raises(Exception, match="language model is missing"):
         _client(srv.url).predict(Q, api_name="/ask")
-    _, chat, _ = _client(srv.url).predict(Q, api_name="/chat")
+    chat, _ = _client(srv.url).predict(Q, api_name="/chat")
     assert "language model is missing" in _assistant_text(chat)
 
 

@@ -15,6 +15,13 @@ CHROMIUM_ARGS = [
     "--disable-background-networking", "--disable-component-update", "--disable-sync",
 ]
 ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
+TIMEOUT_MS = 20_000
+
+
+def expect(locator):
+    from playwright.sync_api import expect as _expect
+
+    return _expect(locator)
 
 
 def free_port() -> int:
@@ -46,3 +53,15 @@ def start_server(pipeline: FakePipeline, settings: Settings, **kw) -> Server:
 
 def make_settings(root: Path, **kw) -> Settings:
     return Settings(data_dir=root / "data", **kw)
+
+
+def ask(page, question: str) -> None:
+    """Type a question and press the Ask button, as a user would."""
+    page.locator("#rag-question textarea").fill(question)
+    page.get_by_role("button", name="Ask", exact=True).click()
+
+
+def ask_example(page, url: str, question: str = "Why did Putin enter Syria?") -> None:
+    page.goto(url)
+    ask(page, question)
+    page.locator("#rag-sources mark").first.wait_for()

@@ -1,0 +1,71 @@
+"""Per-browser-tab chat state kept on the server, keyed by Gradio's session hash.
+
+The page's events do not carry the conversation back and forth: a question typed while an answer
+streams is queued here (so it is neither lost nor answered against stale turns), the Stop button
+sets a flag the running answer checks, and "New conversation" bumps an epoch so a late-finishing
+answer is not added to the fresh conversation. The browser keeps a copy for reloads (see ui.chat).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import OrderedDict, deque
+from dataclasses import dataclass, field
+from typing import Any
+
+Turn = dict[str, Any]
+
+
+@dataclass
+class ChatSession:
+    turns: list[Turn] = field(default_factory=list)
+    waiting: deque[str] = field(default_factory=deque)  # questions asked while an answer was being written
+    current: str = ""  # the question being answered now ("" when idle)
+    live: str = ""  # the assistant bubble of the answer in progress, as HTML
+    epoch: int = 0  # bumped by "New conversation": answers started before it are dropped
+    stop: threading.Event = field(default_factory=threading.Event)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    restored: bool = False
+
+    @property
+    def busy(self) -> bool:
+        return bool(self.current or self.waiting)
+
+    def new_conversation(self) -> None:
+        with self.lock:
+            self.turns = []
+            self.waiting.clear()
+            self.epoch += 1
+            if self.current:
+                self.stop.set()
+
+
+class Sessions:
+    """A bounded registry: the least recently used sessions are forgotten first (their tabs can restore)."""
+
+    def __init__(self, limit: int = 500) -> None:
+        self._limit = limit
+        self._items: OrderedDict[str, tuple[ChatSession, float]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: str | None) -> ChatSession:
+        key = key or "anonymous"
+        with self._lock:
+            found = self._items.pop(key, None)
+            session = found[0] if found else ChatSession()
+            self._items[key] = (session, time.monotonic())
+            while len(self._items) > self._limit:
+                oldest, (old, _) = next(iter(self._items.items()))
+                if old.busy:  # never forget a session that is being answered
+                    self._items.move_to_end(oldest)
+                    break
+                self._items.pop(oldest)
+            return session
+
+    def drop(self, key: str | None) -> None:
+        with self._lock:
+            self._items.pop(key or "anonymous", None)
+
+    def __len__(self) -> int:
+        return len(self._items)
