@@ -33,10 +33,10 @@ SEARCHING_MESSAGE = "Searching the articles…"
 
 
 def history_of(turns: list[Turn]) -> list[dict]:
-    """The plain-text conversation for the pipeline (no HTML), skipping failed turns."""
+    """The plain-text conversation for the pipeline (no HTML), skipping failed and empty (stopped) turns."""
     out: list[dict] = []
     for t in turns:
-        if t.get("final") and not t.get("error"):
+        if t.get("final") and not t.get("error") and t.get("answer"):
             out += [{"role": "user", "content": t["question"]}, {"role": "assistant", "content": t["answer"]}]
     return out
 
@@ -143,9 +143,10 @@ class Chat:
                     break
                 q = session.waiting.popleft()
                 session.current, session.live, epoch = q, render.status_message(SEARCHING_MESSAGE), session.epoch
+            shown = gr.update(visible=True)  # this run may answer a question another run's end hid Stop for
             try:
                 for _ in self._answer_one(session, q, epoch):
-                    yield view_of(session), gr.skip(), gr.skip(), gr.skip()
+                    yield view_of(session), gr.skip(), gr.skip(), shown
             finally:
                 with session.lock:
                     session.current, session.live = "", ""
@@ -162,7 +163,7 @@ class Chat:
             while not self.warmup.wait(timeout=0.5) and not self.warmup.error and not session.stop.is_set():
                 pass
         if session.stop.is_set() or session.epoch != epoch:
-            turn = failed_turn(n, q, "Stopped before the answer started.")
+            turn = {**failed_turn(n, q, ""), "stopped": True}
         elif not self.warmup.ready:
             turn = failed_turn(n, q, self.warmup.error or "The models are not available.")
         else:

@@ -173,6 +173,7 @@ def test_desktop_layout_dates_and_copy(desktop, serve, settings) -> None:
     srv: Server = serve(FakePipeline(docs, token_delay_s=0.005), settings)
     page = desktop
     page.goto(srv.url)
+    page.wait_for_function("!!document.activeElement && !!document.activeElement.closest('#rag-question')")
     expect(page.locator("#rag-about")).to_contain_text("2 articles: The Global Ledger, Oct 2015")
     new = page.get_by_role("button", name="New conversation")
     box = new.bounding_box()
