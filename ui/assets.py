@@ -61,7 +61,6 @@ CSS = """
   border-bottom: 1px solid var(--border-color-primary) !important; background: transparent; }
 #rag-sources .rag-scores th { font-weight: 600; color: var(--body-text-color-subdued); }
 #rag-report .rag-ok { color: #166534; }
-#rag-report .rag-skipped, #rag-report .rag-skipped * { color: #92400e; }
 .rag-examples { align-items: center; flex-wrap: wrap; gap: .4rem; }
 .rag-examples button { flex: 0 1 auto !important; min-width: 0 !important; white-space: normal; text-align: left; }
 .rag-topbar { align-items: center; gap: .5rem; flex-wrap: wrap; }

@@ -3,7 +3,6 @@ uploads with a report in words, reading a document, and removing one from the in
 
 from __future__ import annotations
 
-import datetime as dt
 import logging
 import re
 from collections import Counter
@@ -13,6 +12,7 @@ from typing import Any
 
 import gradio as gr
 
+from rag.dates import month_year
 from rag.errors import RagError
 from rag.pipeline_api import PipelineAPI
 from rag.schema import DocumentInfo, IngestReport
@@ -34,20 +34,13 @@ _NOT_NAMES = set(
 
 
 # ---------- what the library holds ----------
-def _month(published: str) -> str:
-    try:
-        return dt.date.fromisoformat(published[:10]).strftime("%b %Y")
-    except ValueError:
-        return published
-
-
 def library_summary(docs: Sequence[DocumentInfo]) -> str:
     """"2 articles: TIME, Oct 2015 · The Moscow Times, Jan 2020"; a count and a date range for more."""
     if not docs:
         return "The library is empty: add articles in the Library tab to ask about them."
     noun = "article" if len(docs) == 1 else "articles"
     if len(docs) <= 3:
-        items = [", ".join(x for x in (d.outlet or d.title or d.doc, _month(d.published)) if x) for d in docs]
+        items = [", ".join(x for x in (d.outlet or d.title or d.doc, month_year(d.published)) if x) for d in docs]
         return f"{len(docs)} {noun}: " + " · ".join(items)
     dates = sorted(d.published for d in docs if d.published)
     outlets = {d.outlet for d in docs if d.outlet}
@@ -56,7 +49,7 @@ def library_summary(docs: Sequence[DocumentInfo]) -> str:
         parts.append(f"from {len(outlets)} outlet{'s' if len(outlets) != 1 else ''}")
     text = " ".join(parts)
     if dates:
-        first, last = _month(dates[0]), _month(dates[-1])
+        first, last = month_year(dates[0]), month_year(dates[-1])
         text += f", {first}" + (f" – {last}" if last != first else "")
     return text
 
@@ -246,11 +239,14 @@ class Library:
                 log.warning("re-indexing the earlier uploads failed: %s", e)
         return failed
 
+    def _find(self, doc: str) -> DocumentInfo | None:
+        return next((d for d in self.documents() if d.doc == doc), None)
+
     def show_text(self, doc: str | None) -> str:
         if not doc:
             gr.Warning("Choose a document first.")
             return ""
-        info = next((d for d in self.documents() if d.doc == doc), None)
+        info = self._find(doc)
         return document_html(info, self.pipeline.document_text(doc) if info else "")
 
     def ask_remove(self, doc: str | None) -> tuple[Any, Any]:
@@ -258,7 +254,7 @@ class Library:
         if not doc:
             gr.Warning("Choose a document first.")
             return gr.skip(), gr.skip()
-        info = next((d for d in self.documents() if d.doc == doc), None)
+        info = self._find(doc)
         name = info.title or info.doc if info else doc
         return gr.Row(visible=True), (f"Remove **{name}** from the library? It leaves the index at once; "
                                       "its file is moved to the data folder's `.removed/` folder.")
@@ -267,7 +263,7 @@ class Library:
         """(confirm row, report, document text); the caller refreshes the library view after."""
         if not doc:
             return gr.Row(visible=False), "", ""
-        info = next((d for d in self.documents() if d.doc == doc), None)
+        info = self._find(doc)
         try:
             self.pipeline.remove([doc])
         except RagError as e:

@@ -9,7 +9,6 @@ answer is not added to the fresh conversation. The browser keeps a copy for relo
 from __future__ import annotations
 
 import threading
-import time
 from collections import OrderedDict, deque
 from dataclasses import dataclass, field
 from typing import Any
@@ -46,17 +45,16 @@ class Sessions:
 
     def __init__(self, limit: int = 500) -> None:
         self._limit = limit
-        self._items: OrderedDict[str, tuple[ChatSession, float]] = OrderedDict()
+        self._items: OrderedDict[str, ChatSession] = OrderedDict()
         self._lock = threading.Lock()
 
     def get(self, key: str | None) -> ChatSession:
         key = key or "anonymous"
         with self._lock:
-            found = self._items.pop(key, None)
-            session = found[0] if found else ChatSession()
-            self._items[key] = (session, time.monotonic())
+            session = self._items.pop(key, None) or ChatSession()
+            self._items[key] = session
             while len(self._items) > self._limit:
-                oldest, (old, _) = next(iter(self._items.items()))
+                oldest, old = next(iter(self._items.items()))
                 if old.busy:  # never forget a session that is being answered
                     self._items.move_to_end(oldest)
                     break
