@@ -481,7 +481,7 @@ def _models_table(rows) -> str:
             state += time.strftime(" (verified %Y-%m-%d)", time.localtime(r.verified_at))
         use = ", ".join(label for label, on in (("default", r.default), ("in use", r.in_use)) if on)
         table.append((r.spec.name, r.spec.description, _human_size(r.size), state, use or "-",
-                      str(r.path) if r.path else f"(install: {r.spec.install_hint})"))
+                      str(r.path)))
     widths = [max(len(row[i]) for row in table) for i in range(len(table[0]) - 1)]
     return "\n".join("  ".join(cell.ljust(w) for cell, w in zip(row, widths)) + "  " + row[-1] for row in table)
 

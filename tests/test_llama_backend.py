@@ -1,6 +1,6 @@
 """The llama.cpp backend, the choice of backend in `make_generator`, and `first_token_probs`.
 
-Unit tests load no model; the integration tests run the bundled SmolLM2 GGUF file through llama.cpp."""
+Unit tests load no model; the integration tests run the SmolLM2 GGUF file (fetched by make test) through llama.cpp."""
 
 from __future__ import annotations
 
@@ -16,7 +16,8 @@ import pytest
 
 from rag.errors import ConfigError, ModelLoadError
 from rag.generate import ScriptedGenerator, TransformersGenerator, make_generator, word_probs
-from rag.settings import BUNDLED_LLM_FILE, BUNDLED_LLM_PACKAGE, Settings
+from rag.settings import Settings
+from rag_testdata import smollm2_gguf
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -227,25 +228,17 @@ def _ask(question: str, sentences: str = "[1] The council approved the harbour w
             {"role": "user", "content": f"Sentences:\n{sentences}\n\nQuestion: {question}"}]
 
 
-def _bundled_gguf() -> Path | None:
-    spec = importlib.util.find_spec(BUNDLED_LLM_PACKAGE)
-    if spec is None or not spec.submodule_search_locations:
-        return None
-    path = Path(list(spec.submodule_search_locations)[0]) / BUNDLED_LLM_FILE
-    return path if path.is_file() else None
-
-
 # one thread: on a shared machine a busy second core makes llama.cpp's OpenMP threads spin-wait (10x slower)
 THREADS = 1
-needs_llama = pytest.mark.skipif(importlib.util.find_spec("llama_cpp") is None or _bundled_gguf() is None,
-                                 reason="needs llama-cpp-python and the bundled SmolLM2 GGUF file")
+needs_llama = pytest.mark.skipif(importlib.util.find_spec("llama_cpp") is None or smollm2_gguf() is None,
+                                 reason="needs llama-cpp-python and the SmolLM2 GGUF file (rag models fetch smollm2-135m)")
 
 
 @pytest.fixture(scope="module")
 def smol():
     from rag.llama_backend import LlamaCppGenerator
 
-    gen = LlamaCppGenerator(str(_bundled_gguf()), n_ctx=2048, n_threads=THREADS)
+    gen = LlamaCppGenerator(str(smollm2_gguf()), n_ctx=2048, n_threads=THREADS)
     gen.warm_up()
     return gen
 
@@ -284,7 +277,7 @@ def test_greedy_is_deterministic_whatever_the_cache_holds(smol):
     first = "".join(smol.stream(ask, 24))
     "".join(smol.stream(_ask("Who approved it?"), 24))  # the cache now holds another question
     again = "".join(smol.stream(ask, 24))
-    fresh = "".join(LlamaCppGenerator(str(_bundled_gguf()), n_ctx=2048, n_threads=THREADS).stream(ask, 24))
+    fresh = "".join(LlamaCppGenerator(str(smollm2_gguf()), n_ctx=2048, n_threads=THREADS).stream(ask, 24))
     assert first == again == fresh
 
 

@@ -146,7 +146,7 @@ def test_resolve_wrong_size_is_not_ready(settings):
         models.resolve(settings.replace(llm="fake"), [spec])
 
 
-def test_resolve_gguf_path_hf_id_and_bundled(settings, tmp_path):
+def test_resolve_gguf_path_hf_id_and_registered(settings, tmp_path):
     gguf = tmp_path / "mine" / "model.gguf"
     gguf.parent.mkdir()
     gguf.write_bytes(b"GGUF")
@@ -155,10 +155,10 @@ def test_resolve_gguf_path_hf_id_and_bundled(settings, tmp_path):
         models.resolve(settings.replace(llm=str(tmp_path / "missing.gguf")))
     hf = settings.replace(llm="Qwen/Qwen2.5-0.5B-Instruct", llm_gguf_file="x.gguf")
     assert models.resolve(hf) == ("Qwen/Qwen2.5-0.5B-Instruct", "x.gguf")
-    bundled = models.get("smollm2-135m")
-    if models.is_ready(bundled, settings):
+    small = models.get("smollm2-135m")
+    if models.is_ready(small, settings):
         folder, file = models.resolve(settings.replace(llm="smollm2-135m"))
-        assert (Path(folder) / file).is_file() and file == bundled.file
+        assert (Path(folder) / file).is_file() and file == small.file
 
 
 def run(*args):

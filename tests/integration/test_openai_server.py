@@ -1,4 +1,4 @@
-"""The OpenAI-compatible backend against a real server: llama-cpp-python serving the bundled SmolLM2 GGUF file."""
+"""The OpenAI-compatible backend against a real server: llama-cpp-python serving the SmolLM2 GGUF file."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ import httpx
 import pytest
 
 from rag.openai_backend import OpenAIChatGenerator
-from rag.settings import BUNDLED_LLM_FILE, BUNDLED_LLM_PACKAGE
+from rag_testdata import smollm2_gguf
 
 pytestmark = pytest.mark.integration
 
@@ -24,10 +24,10 @@ READY_TIMEOUT_S = 120
 
 
 def _gguf_path() -> Path:
-    spec = importlib.util.find_spec(BUNDLED_LLM_PACKAGE)  # not imported: its __init__ needs `llm`
-    if spec is None or not spec.submodule_search_locations:
-        pytest.fail(f"{BUNDLED_LLM_PACKAGE} is not installed: run 'make install'")
-    return Path(list(spec.submodule_search_locations)[0]) / BUNDLED_LLM_FILE
+    path = smollm2_gguf()
+    if path is None:
+        pytest.fail("The SmolLM2 GGUF file is missing: run 'rag models fetch smollm2-135m' (make test does)")
+    return path
 
 
 def _free_port() -> int:
