@@ -13,6 +13,7 @@ import logging
 import re
 import time
 from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from rag import prompts
@@ -68,12 +69,18 @@ class IndexContext:
         idf = document_idf([set(tokenize(t)) for *_, t in self._sentences])
         self.selector = EvidenceSelector(embedder, idf, max_units=max_units)
 
-    def prefill(self) -> int:
+    def prefill(self, keep: bool = True) -> int:
         """Embed every sentence now, when the corpus is small enough to keep them all: questions then pay
-        only for the query. Returns how many were embedded."""
-        if len(self._sentences) > self.selector.vectors.capacity:
+        only for the query. With `keep`, the vectors are saved beside the index version and read back on the
+        next start. Returns how many sentences were embedded now (0 when they were read back)."""
+        vectors, folder = self.selector.vectors, self.retriever.data.path
+        if len(self._sentences) > vectors.capacity:
             return 0
-        self.selector.vectors.get(self._sentences)
+        if keep and folder is not None and vectors.restore(folder, self._sentences):
+            return 0
+        vectors.get(self._sentences)
+        if keep and folder is not None:
+            vectors.save(folder, self._sentences)
         return len(self._sentences)
 
 
@@ -86,13 +93,26 @@ class Answerer:
         self._ctx: IndexContext | None = None
 
     def warm_up(self) -> None:
-        gen = self.pipeline.generator
+        """Load the reader and prime its prompt prefix in one thread while the index, the embedder and the
+        evidence-sentence vectors load in this one (llama.cpp works outside the GIL)."""
+        keep = self.settings.warm_cache
+        gen = self.pipeline.generator  # built (not loaded) here: the property takes the pipeline's lock
+        with ThreadPoolExecutor(1, thread_name_prefix="rag-reader") as pool:
+            primed = pool.submit(self._prime_reader, gen, keep)
+            n = self._context().prefill(keep=keep)
+            primed.result()
+        log.info("evidence selection: %s", f"embedded {n} sentences" if n else "sentence vectors read back")
+
+    def _prime_reader(self, gen, keep: bool) -> None:
+        """Run the fixed prompt prefix once, so its KV cache is ready for the first question."""
+        messages = self._messages("Is this a warm-up?", [])
+        prime = getattr(gen, "prime", None)
+        if prime is not None:
+            prime(messages, self.settings.cache_path if keep else None)
+            return
         gen.warm_up()
-        # run the fixed prompt prefix once, so its KV cache is ready for the first question
-        for _ in gen.stream(self._messages("Is this a warm-up?", []), 1):
+        for _ in gen.stream(messages, 1):
             pass
-        n = self._context().prefill()
-        log.info("embedded %d sentences for evidence selection", n)
 
     def _context(self) -> IndexContext:
         retriever = self.pipeline.retriever

@@ -299,13 +299,18 @@ def _eval_run(pipeline: PipelineAPI, items: list[EvalItem], k: int, run: RunInfo
 @_friendly
 def serve_cmd(ctx: click.Context, host: str, port: int) -> None:
     """Start the chat UI in the browser."""
-    from ui.app import launch
+    from ui.warmup import Warmup
 
     settings: Settings = ctx.obj["settings"]
     if host not in ("127.0.0.1", "localhost", "::1") and not settings.auth:
         click.secho(f"Warning: serving on {host} without a login; set RAG_AUTH=user:password to require one.",
                     fg="yellow", err=True)
-    launch(_pipeline(ctx), settings, host=host, port=port)
+    pipeline = _pipeline(ctx)
+    warmup = Warmup(pipeline)
+    warmup.start()  # the models load while Gradio is imported and the page is built (~3 s on two cores)
+    from ui.app import launch
+
+    launch(pipeline, settings, host=host, port=port, warmup=warmup)
 
 
 # ---------------------------------------------------------------- benchmarks

@@ -12,7 +12,7 @@ from typing import Protocol
 
 import numpy as np
 
-from rag.errors import ModelLoadError
+from rag.errors import ConfigError, ModelLoadError
 
 log = logging.getLogger(__name__)
 
@@ -48,18 +48,48 @@ class SentenceTransformerEmbedder:
     """
 
     POOL_MIN_TEXTS = 256  # below this, starting or feeding the pool costs more than it saves
+    LIGHT_MAX_TEXTS = 256  # calls up to this size (questions, evidence sentences) may use the NumPy encoder
 
     def __init__(self, model: str, name: str | None = None, device: str = "auto", batch_size: int = 64,
-                 trust_remote_code: bool = False, workers: int = 1) -> None:
+                 trust_remote_code: bool = False, workers: int = 1, runtime: str = "auto") -> None:
         self.model_path = model
         self.name = name or model
         self.device = device
         self.batch_size = batch_size
         self.trust_remote_code = trust_remote_code
         self.workers = max(1, int(workers))
+        if runtime not in ("auto", "sentence-transformers"):
+            raise ConfigError(f"RAG_EMBED_RUNTIME={runtime!r}: use 'auto' or 'sentence-transformers'.")
+        self.runtime = runtime
         self._model = None
+        self._light = None  # rag.bert_numpy.NumpyBertEncoder, or False when the model can't run there
         self._pool = None
         self._lock = threading.Lock()
+
+    def light(self):
+        """The NumPy encoder for small calls, loaded on first use; None when the model or settings rule it out
+        (not a local folder, not a plain BERT encoder, a GPU asked for, or RAG_EMBED_RUNTIME=sentence-transformers)."""
+        if self._light is None:
+            with self._lock:
+                if self._light is None:
+                    self._light = self._load_light() or False
+        return self._light or None
+
+    def _load_light(self):
+        if self.runtime != "auto" or self.device not in ("auto", "cpu") or not os.path.isdir(self.model_path):
+            return None
+        if self.device == "auto" and _cuda_visible():
+            return None
+        from rag import bert_numpy
+
+        try:
+            encoder = bert_numpy.load(self.model_path)
+        except Exception as e:  # noqa: BLE001 - any problem here just means "use sentence-transformers"
+            log.warning("the NumPy encoder could not load %s (%s): using sentence-transformers", self.name, e)
+            return None
+        if encoder is not None:
+            log.info("embedding model %s: questions run on NumPy", self.name)
+        return encoder
 
     def _load(self):
         with self._lock:
@@ -88,13 +118,22 @@ class SentenceTransformerEmbedder:
 
     @property
     def dim(self) -> int:
+        light = self.light() if self._model is None else None
+        if light is not None:
+            return light.dim
         m = self._load()
         getter = getattr(m, "get_embedding_dimension", None) or m.get_sentence_embedding_dimension
         return int(getter())
 
     def embed(self, texts: Sequence[str], progress: Callable[[int], None] | None = None) -> np.ndarray:
-        m = self._load()
         n = len(texts)
+        light = self.light() if 0 < n <= self.LIGHT_MAX_TEXTS else None
+        if light is not None:
+            out = light.encode(texts)
+            if progress:
+                progress(n)
+            return out
+        m = self._load()
         if n == 0:
             return np.zeros((0, self.dim), dtype=np.float32)
         # longest first, across the whole call: batches hold texts of similar length (little padding), as in
@@ -193,6 +232,11 @@ class HashEmbedder:
         return out
 
 
+def _cuda_visible() -> bool:
+    """Whether a CUDA GPU may be there, without importing PyTorch (which is what the NumPy path avoids)."""
+    return os.path.exists("/proc/driver/nvidia/version") and os.environ.get("CUDA_VISIBLE_DEVICES", "x") != ""
+
+
 def make_embedder(settings, workers: int = 1) -> Embedder:
     return SentenceTransformerEmbedder(
         settings.resolved_embed_model(),
@@ -201,4 +245,5 @@ def make_embedder(settings, workers: int = 1) -> Embedder:
         batch_size=settings.embed_batch_size,
         trust_remote_code=settings.trust_remote_code,
         workers=workers,
+        runtime=settings.embed_runtime,
     )

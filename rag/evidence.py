@@ -9,11 +9,16 @@ checked by the code in `rag.answer`; nothing here looks at how a question is wor
 
 from __future__ import annotations
 
+import hashlib
+import json
+import logging
 import math
+import os
 import re
 from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
@@ -21,6 +26,10 @@ from rag.embed import Embedder
 from rag.keyword import same_word, tokenize
 from rag.schema import Document, Passage
 from rag.verify import COMMON_CAPITALISED
+
+log = logging.getLogger(__name__)
+VECTORS_FILE = "sentence-vectors.npy"  # beside an index version: every sentence's vector, computed once
+VECTORS_META = "sentence-vectors.json"
 
 # A sentence that starts like this leans on the one before it.
 LEANS_BACK = re.compile(r"^\W*(he|she|it|they|them|his|her|its|their|this|that|these|those|such|there|"
@@ -87,6 +96,46 @@ class SentenceVectors:
         while len(self._cache) > self.capacity:
             self._cache.popitem(last=False)
         return np.vstack(out) if out else np.zeros((0, 1), np.float32)
+
+    def put(self, items: Sequence[tuple[str, int, int, str]], vectors: np.ndarray) -> None:
+        for (d, a, b, _), v in zip(items, vectors):
+            self._cache[(d, a, b)] = v
+
+    def restore(self, folder: Path, items: Sequence[tuple[str, int, int, str]]) -> bool:
+        """Fill the cache from the vectors saved beside an index version, when they are for these sentences and
+        this embedder (anything else, or a damaged file, just means they are computed again)."""
+        try:
+            meta = json.loads((folder / VECTORS_META).read_text(encoding="utf-8"))
+            if meta.get("embed_model") != self.embedder.name or meta.get("sentences") != _items_key(items):
+                return False
+            vectors = np.load(folder / VECTORS_FILE, allow_pickle=False)
+        except (OSError, ValueError):
+            return False
+        if vectors.shape[0] != len(items) or vectors.dtype != np.float32:
+            return False
+        self.put(items, vectors)
+        return True
+
+    def save(self, folder: Path, items: Sequence[tuple[str, int, int, str]]) -> None:
+        """Write these sentences' vectors beside the index version (atomically; a read-only index is fine)."""
+        try:
+            tmp = folder / f".{VECTORS_FILE}.{os.getpid()}.tmp"
+            with open(tmp, "wb") as f:
+                np.save(f, self.get(items).astype(np.float32), allow_pickle=False)
+            os.replace(tmp, folder / VECTORS_FILE)
+            meta = {"embed_model": self.embedder.name, "sentences": _items_key(items)}
+            (folder / f".{VECTORS_META}.tmp").write_text(json.dumps(meta), encoding="utf-8")
+            os.replace(folder / f".{VECTORS_META}.tmp", folder / VECTORS_META)
+        except OSError as e:
+            log.info("could not keep the sentence vectors in %s (%s): they are computed at each start", folder, e)
+
+
+def _items_key(items: Sequence[tuple[str, int, int, str]]) -> str:
+    """Which sentences, in which order, with which text: a saved matrix is used only for exactly these."""
+    h = hashlib.sha256()
+    for d, a, b, t in items:
+        h.update(f"{d}\x00{a}\x00{b}\x00{t}\x01".encode())
+    return h.hexdigest()
 
 
 class EvidenceSelector:

@@ -333,7 +333,8 @@ def make_generator(settings) -> Generator:
                               "RAG_LLM_BACKEND=transformers.")
         from rag.llama_backend import LlamaCppGenerator
 
-        return LlamaCppGenerator(os.path.join(model, gguf), n_threads=settings.llm_threads, n_ctx=settings.llm_ctx)
+        return LlamaCppGenerator(os.path.join(model, gguf), n_threads=settings.llm_threads, n_ctx=settings.llm_ctx,
+                                 repack=settings.llm_repack)
     if gguf and backend == "auto":
         log.info("llama-cpp-python is not installed: running %s on transformers (slower)", gguf)
     return TransformersGenerator(model, gguf, device=settings.device, dtype=settings.llm_dtype,

@@ -9,11 +9,15 @@ start of the user message) is decoded once and reused.
 from __future__ import annotations
 
 import codecs
+import contextlib
+import ctypes
+import hashlib
 import logging
 import os
 import threading
 import time
 from collections.abc import Iterator, Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -30,8 +34,10 @@ log = logging.getLogger(__name__)
 class LlamaCppGenerator:
     """The `Generator` protocol over a GGUF file, greedy, with the model's own chat template."""
 
-    def __init__(self, path: str, n_threads: int = 0, n_ctx: int = 4096, name: str | None = None) -> None:
+    def __init__(self, path: str, n_threads: int = 0, n_ctx: int = 4096, name: str | None = None,
+                 repack: bool = False) -> None:
         self.path = str(path)
+        self.repack = repack
         self.n_threads = n_threads or physical_cores()
         self.n_ctx = n_ctx
         self.name = name or os.path.basename(self.path)
@@ -69,6 +75,23 @@ class LlamaCppGenerator:
             if tail:
                 yield tail
 
+    def prime(self, messages: Messages, cache_dir: Path | None = None) -> bool:
+        """Decode `messages` now (the prompt prefix every question shares), so the first question pays only for
+        its own part. With `cache_dir`, the resulting llama.cpp state (the prefix's KV cache, a few MB) is kept
+        there and restored on the next start instead of decoded: the file is keyed by the model file, the
+        context size, llama.cpp's version and the exact tokens. Returns True when it was restored."""
+        self._load()
+        with self._lock:
+            tokens = self._prompt(messages)
+            path = Path(cache_dir) / f"llama-prefix-{self._state_key(tokens)}.bin" if cache_dir else None
+            if path is not None and self._restore(path, tokens):
+                log.info("llama.cpp: restored the %d-token prompt prefix from %s", len(tokens), path)
+                return True
+            self._prefill(tokens)
+            if path is not None:
+                self._save(path)
+            return False
+
     def first_token_probs(self, messages: Messages, words: Sequence[str]) -> dict[str, float]:
         """The probability that the reply starts with each word (see `rag.generate.word_probs`). The prompt's
         logits are kept, so a `stream` of the same messages right after starts decoding without a prefill."""
@@ -96,8 +119,9 @@ class LlamaCppGenerator:
                                      "RAG_LLM_BACKEND=transformers.") from e
             t0 = time.perf_counter()
             try:
-                llm = llama_cpp.Llama(model_path=self.path, n_ctx=self.n_ctx, n_threads=self.n_threads,
-                                      n_threads_batch=self.n_threads, verbose=False)
+                with _model_params(repack=self.repack):
+                    llm = llama_cpp.Llama(model_path=self.path, n_ctx=self.n_ctx, n_threads=self.n_threads,
+                                          n_threads_batch=self.n_threads, verbose=False)
             except Exception as e:  # noqa: BLE001 - llama-cpp-python raises ValueError/RuntimeError/OSError
                 raise ModelLoadError(f"llama.cpp could not load the language model {self.path} ({e}). Set RAG_LLM "
                                      "to a valid .gguf file, or RAG_LLM_BACKEND=transformers.") from e
@@ -140,6 +164,53 @@ class LlamaCppGenerator:
             buf = ctypes.create_string_buffer(-n)
             n = llama_cpp.llama_token_to_piece(vocab, token, buf, len(buf), 0, False)
         return buf.raw[:n]
+
+    # ---------- a saved state (call with self._lock held) ----------
+    def _state_key(self, tokens: list[int]) -> str:
+        import llama_cpp
+
+        st = os.stat(self.path)
+        h = hashlib.sha256(f"{os.path.abspath(self.path)}|{st.st_size}|{st.st_mtime_ns}|{self.n_ctx}|"
+                           f"{llama_cpp.__version__}|{self.repack}|".encode())
+        h.update(np.asarray(tokens, dtype=np.int32).tobytes())
+        return h.hexdigest()[:24]
+
+    def _save(self, path: Path) -> None:
+        import llama_cpp
+
+        ctx = self._llm._ctx.ctx
+        size = llama_cpp.llama_state_get_size(ctx)
+        buf = (ctypes.c_uint8 * size)()
+        n = llama_cpp.llama_state_get_data(ctx, buf, size)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+            tmp.write_bytes(bytes(buf)[:n])
+            os.replace(tmp, path)
+            for old in path.parent.glob("llama-prefix-*.bin"):  # one prompt prefix is live at a time
+                if old != path:
+                    old.unlink(missing_ok=True)
+        except OSError as e:
+            log.info("could not keep the primed prompt in %s (%s): it is decoded at each start", path, e)
+
+    def _restore(self, path: Path, tokens: list[int]) -> bool:
+        import llama_cpp
+
+        try:
+            data = path.read_bytes()
+        except OSError:
+            return False
+        llm = self._llm
+        buf = (ctypes.c_uint8 * len(data)).from_buffer_copy(data)
+        if llama_cpp.llama_state_set_data(llm._ctx.ctx, buf, len(data)) != len(data):
+            log.warning("the saved prompt state %s does not fit this model: decoding the prompt instead", path)
+            path.unlink(missing_ok=True)
+            llm.reset()
+            return False
+        llm.input_ids[: len(tokens)] = tokens
+        llm.n_tokens = len(tokens)
+        self._memo = None
+        return True
 
     # ---------- the context (call with self._lock held) ----------
     def _prefill(self, tokens: list[int]) -> np.ndarray:
@@ -196,6 +267,30 @@ class LlamaCppGenerator:
         llm = self._llm
         ptr = llama_cpp.llama_get_logits_ith(llm.ctx, -1)
         return np.ctypeslib.as_array(ptr, shape=(llm.n_vocab(),))
+
+
+_PARAMS_LOCK = threading.Lock()
+
+
+@contextlib.contextmanager
+def _model_params(repack: bool) -> Iterator[None]:
+    """`Llama()` takes no argument for llama.cpp's `use_extra_bufts` (weight repacking), so the default model
+    parameters it starts from are adjusted while it is constructed."""
+    import llama_cpp.llama_cpp as lib
+
+    with _PARAMS_LOCK:
+        default = lib.llama_model_default_params
+
+        def params():
+            p = default()
+            p.use_extra_bufts = repack
+            return p
+
+        lib.llama_model_default_params = params
+        try:
+            yield
+        finally:
+            lib.llama_model_default_params = default
 
 
 def physical_cores() -> int:

@@ -81,9 +81,8 @@ class Pipeline:
 
     # ---------- PipelineAPI ----------
     def warm_up(self) -> None:
-        _ = self.retriever
+        self.answerer.warm_up()  # the index, the embedder, the evidence-sentence vectors and the reader
         self.embedder.embed(["warm up"])
-        self.answerer.warm_up()
         self._ready.set()
 
     def is_ready(self) -> bool:

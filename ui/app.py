@@ -71,8 +71,8 @@ def browser_secret(settings: Settings) -> str:
         return secrets.token_urlsafe(24)
 
 
-def _build(pipeline: PipelineAPI, settings: Settings) -> tuple[gr.Blocks, Warmup]:
-    warmup = Warmup(pipeline)
+def _build(pipeline: PipelineAPI, settings: Settings, warmup: Warmup | None = None) -> tuple[gr.Blocks, Warmup]:
+    warmup = warmup or Warmup(pipeline)
     chat = Chat(pipeline, warmup)
     library = Library(pipeline, settings, warmup)
 
@@ -197,15 +197,17 @@ def launch(
     settings: Settings,
     host: str = "127.0.0.1",
     port: int = 7860,
+    warmup: Warmup | None = None,
     **kw: Any,
 ) -> gr.Blocks:
     """Serve the app (localhost by default), then warm the pipeline up in the background.
 
-    Extra keyword arguments go to `gr.Blocks.launch` (e.g. `prevent_thread_lock=True, quiet=True`).
+    `warmup`: one already started (so the models load while Gradio imports). Extra keyword arguments go to
+    `gr.Blocks.launch` (e.g. `prevent_thread_lock=True, quiet=True`).
     Blocks until the server stops unless `prevent_thread_lock=True`; returns the Blocks (call
     `.close()` to stop it).
     """
-    demo, warmup = _build(pipeline, settings)
+    demo, warmup = _build(pipeline, settings, warmup)
     blocking = not kw.pop("prevent_thread_lock", False)
     opts: dict[str, Any] = {
         "server_name": host or "127.0.0.1",

@@ -19,13 +19,14 @@ def _bench(settings, *args: str) -> dict:
 
 
 def test_cold_start_serves_the_page_then_answers(real_pipeline, real_settings):
-    """real_pipeline first: the index exists and the GGUF conversion is cached, as on any start after the first."""
+    """real_pipeline first: the index exists, as on any start after the first."""
     r = _bench(real_settings, "coldstart")
     assert r["index_existed"]
-    assert 0 < r["page_s"] <= r["first_answer_s"]
     assert not any("error" in n for n in r["notes"]), r["notes"]
-    assert not r["refused"]  # the default question is answered by the bundled articles
-    # both models are resident after an answer: MiniLM alone is ~90 MB, SmolLM2 ~270 MB in bf16
-    assert 300 < r["rss_mb"] <= r["peak_rss_mb"]
-    assert {t["target"] for t in r["targets"]} == {"cold start to first answer <= 15 s",
-                                                   "peak RSS of rag serve <= 2 GB"}
+    for run in ("before", "first", "warm"):
+        assert 0 < r[run]["page_s"] <= r[run]["first_answer_s"], run
+        assert not r[run]["refused"], run  # the default question is answered by the bundled articles
+        # both models are resident after an answer: the 1.5B reader's weights alone are ~1 GB
+        assert 1000 < r[run]["rss_mb"] <= r[run]["peak_rss_mb"], run
+    assert {t["target"] for t in r["targets"]} == {"warm restart to first answer <= 6 s",
+                                                   "peak RSS of rag serve <= 2.5 GB"}
