@@ -9,9 +9,12 @@ covered, is dropped. When nothing the model wrote survives, the evidence it cite
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import re
+import threading
 import time
+from collections import OrderedDict
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -84,6 +87,47 @@ class IndexContext:
         return len(self._sentences)
 
 
+class AnswerCache:
+    """The events of recent complete answers, by (question, search query): answering is deterministic (greedy
+    decoding, fixed evidence), so a repeated question, such as an example button many people press, is replayed
+    instead of read again. Cleared whenever the index changes; stopped answers are not kept."""
+
+    def __init__(self, capacity: int) -> None:
+        self.capacity = max(0, capacity)
+        self._items: OrderedDict[tuple[str, str], list[StreamEvent]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: tuple[str, str]) -> list[StreamEvent] | None:
+        with self._lock:
+            events = self._items.get(key)
+            if events is not None:
+                self._items.move_to_end(key)
+            return events
+
+    def put(self, key: tuple[str, str], events: list[StreamEvent]) -> None:
+        if not self.capacity:
+            return
+        with self._lock:
+            self._items[key] = events
+            self._items.move_to_end(key)
+            while len(self._items) > self.capacity:
+                self._items.popitem(last=False)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._items.clear()
+
+
+def _replay(events: list[StreamEvent], t0: float) -> Iterator[StreamEvent]:
+    """A kept answer's events again; its timings say it was replayed and how long this call took."""
+    for event in events[:-1]:
+        yield event
+    answer = events[-1].data
+    ms = (time.perf_counter() - t0) * 1000
+    yield StreamEvent("answer", dataclasses.replace(answer, timings={"retrieve_ms": 0.0, "first_token_ms": ms,
+                                                                     "total_ms": ms, "cached": True}))
+
+
 class Answerer:
     def __init__(self, pipeline) -> None:
         self.pipeline = pipeline
@@ -91,6 +135,7 @@ class Answerer:
         self.messages = prompts.load("messages")
         self.prompt = prompts.load("answer")
         self._ctx: IndexContext | None = None
+        self._cache = AnswerCache(self.settings.answer_cache)
 
     def warm_up(self) -> None:
         """Load the reader and prime its prompt prefix in one thread while the index, the embedder and the
@@ -118,6 +163,7 @@ class Answerer:
         retriever = self.pipeline.retriever
         if self._ctx is None or self._ctx.retriever is not retriever:
             self._ctx = IndexContext(retriever, self.pipeline.embedder, self.settings.evidence_units)
+            self._cache.clear()  # answers are only as current as the index they were read from
         return self._ctx
 
     # ---------- public ----------
@@ -136,8 +182,22 @@ class Answerer:
         t0 = time.perf_counter()
         question, notice = self._validate(question)
         query = rewrite_query(question, history)
-        yield StreamEvent("query", query)
         ctx = self._context()
+        key = (question, query)
+        cached = self._cache.get(key)
+        if cached is not None:
+            yield from _replay(cached, t0)
+            return
+        events = []
+        for event in self._compute(question, notice, query, ctx, stop, t0):
+            events.append(event)
+            yield event
+        if events and events[-1].kind == "answer" and not events[-1].data.stopped:
+            self._cache.put(key, events)
+
+    def _compute(self, question: str, notice: str, query: str, ctx: IndexContext, stop: Stop | None,
+                 t0: float) -> Iterator[StreamEvent]:
+        yield StreamEvent("query", query)
         passages = ctx.retriever.search(query, self.settings.top_k)
         timings = {"retrieve_ms": (time.perf_counter() - t0) * 1000}
         yield StreamEvent("passages", passages)

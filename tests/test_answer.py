@@ -280,3 +280,28 @@ def test_evidence_units_bring_what_a_sentence_points_to():
     quote = next(s for s in spans if text[s[0]:s[1]] == "“They need us.”")
     assert text[slice(*_widen(text, *quote, spans))].endswith("says Konstantin Sivkov.")
     assert leans_back("In remarks aired on Oct. 12, he said so.") and not leans_back("Putin said he would go.")
+
+
+def test_a_repeated_question_is_replayed_until_the_index_changes(tracked):
+    reply = "Air strikes began a few hours after the quick and unanimous vote [1]."
+    tracked.gen.enqueue(reply)
+    first = tracked.answer(WHEN)
+    read = tracked.gen.pieces_read
+    again = list(tracked.answer_stream(WHEN))
+    assert tracked.gen.pieces_read == read  # the model was not asked again
+    replayed = again[-1].data
+    assert replayed.answer == first.answer and replayed.citations == first.citations
+    assert replayed.timings["cached"] and "cached" not in first.timings
+    assert [e.kind for e in again if e.kind != "token"] == ["query", "passages", "writing", "answer"]
+    # an index change forgets every answer
+    tracked.ingest()
+    tracked.gen.enqueue(reply)
+    tracked.answer(WHEN)
+    assert tracked.gen.pieces_read > read
+
+
+def test_a_stopped_answer_is_not_kept(tracked):
+    tracked.gen.enqueue("Air strikes began a few hours after the quick and unanimous vote [1].")
+    list(tracked.answer_stream(WHEN, stop=lambda: True))
+    tracked.gen.enqueue("Air strikes began a few hours after the quick and unanimous vote [1].")
+    assert not tracked.answer(WHEN).stopped

@@ -394,3 +394,31 @@ def test_the_default_qwen_model_answers_when_fetched():
     probs = gen.first_token_probs(ask, ["NONE"])
     text = "".join(gen.stream(ask, 16))
     assert 0.0 <= probs["NONE"] <= 1.0 and text.strip()
+
+
+@pytest.mark.integration
+@needs_llama
+def test_a_primed_prefix_is_restored_on_the_next_start(tmp_path):
+    """The second generator (a restart) restores the saved state instead of decoding the prefix, and answers
+    exactly as one that decoded everything itself."""
+    from rag.llama_backend import LlamaCppGenerator
+
+    prefix, ask = _ask("Is this a warm-up?"), _ask("What did the council approve?")
+    first = LlamaCppGenerator(str(smollm2_gguf()), n_ctx=2048, n_threads=THREADS)
+    assert first.prime(prefix, tmp_path) is False  # nothing saved yet: decoded, then saved
+    saved = list(tmp_path.glob("llama-prefix-*.bin"))
+    assert len(saved) == 1 and saved[0].stat().st_size > 0
+    expected = "".join(first.stream(ask, 24))
+
+    restart = LlamaCppGenerator(str(smollm2_gguf()), n_ctx=2048, n_threads=THREADS)
+    restart._load()
+    counted = _counting(restart)
+    try:
+        assert restart.prime(prefix, tmp_path) is True
+        assert counted["tokens"] == 0  # restored, not decoded
+        assert "".join(restart.stream(ask, 24)) == expected
+        assert counted["tokens"] < len(restart._prompt(ask))  # the shared prefix was not decoded again
+    finally:
+        _uncount(restart)
+    # another context size is another state: not restored
+    assert LlamaCppGenerator(str(smollm2_gguf()), n_ctx=1024, n_threads=THREADS).prime(prefix, tmp_path) is False

@@ -38,3 +38,28 @@ def test_near_duplicates_are_collapsed(tmp_path, hash_embedder):
     docs = [h.chunk.doc for h in hits]
     assert len({"a.md", "b.md"} & set(docs)) == 1
     assert "c.md" in docs
+
+
+def test_evidence_sentence_vectors_are_kept_beside_the_index(tmp_path, hash_embedder):
+    """Computed once per index version and read back on the next start; another embedder recomputes them."""
+    from rag.answer import IndexContext
+    from rag.embed import HashEmbedder
+    from rag.pipeline import Pipeline
+    from rag.settings import Settings
+    from rag_testdata import ARTICLES, write_article
+
+    data = tmp_path / "data"
+    for name, body in ARTICLES.items():
+        write_article(data, name, body)
+    p = Pipeline(Settings(data_dir=data, index_dir=tmp_path / "index"), embedder=hash_embedder)
+    first = IndexContext(p.retriever, hash_embedder, 8)
+    n = first.prefill()
+    assert n > 0 and (p.retriever.data.path / "sentence-vectors.npy").is_file()
+    calls = hash_embedder.calls
+    again = IndexContext(p.retriever, hash_embedder, 8)
+    assert again.prefill() == 0 and hash_embedder.calls == calls  # read back, nothing embedded
+    items = again._sentences
+    assert (again.selector.vectors.get(items) == first.selector.vectors.get(items)).all()
+    other = HashEmbedder(dim=64, name="another-embedder")
+    assert IndexContext(p.retriever, other, 8).prefill() == n  # not this embedder's vectors: recomputed
+    assert IndexContext(p.retriever, hash_embedder, 8).prefill(keep=False) == n

@@ -64,3 +64,21 @@ def test_cli_ask_json_lines(real_settings):
     assert rows[1]["refused"] and rows[1]["answer"].startswith("The articles don't say")
     for row in rows:
         assert {"retrieve_ms", "first_token_ms", "total_ms"} <= set(row["timings"])
+
+
+def test_the_numpy_encoder_matches_sentence_transformers(real_pipeline):
+    """Questions are embedded by the NumPy copy of MiniLM, the index by sentence-transformers: the two must agree."""
+    import numpy as np
+    from sentence_transformers import SentenceTransformer
+
+    from rag import bert_numpy
+
+    path = real_pipeline.settings.resolved_embed_model()
+    encoder = bert_numpy.load(path)
+    assert encoder is not None
+    texts = ["Why did Putin enter Syria?", "x", "", "Ünïcode — “quotes” and 5-4 votes, $3.2 million.",
+             " ".join(["a long sentence that is truncated"] * 80)]
+    texts += [c.text for c in real_pipeline.retriever.data.chunks[:20]]
+    st = SentenceTransformer(path, device="cpu").encode(texts, normalize_embeddings=True)
+    ours = encoder.encode(texts)
+    assert np.abs(ours - st).max() < 1e-5
