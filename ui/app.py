@@ -28,7 +28,11 @@ log = logging.getLogger(__name__)
 TITLE = "News Q&A"
 TAGLINE = "Ask questions about the news articles in your library: every answer quotes and cites its sources."
 LOADING = "Loading models… you can already ask: questions wait until they are ready."
-PIPELINE_GROUP = "pipeline"  # chat, ask and ingest share one worker: local models are not thread-safe
+# chat and ask: one answer at a time. On two cores the reader is compute-bound (reading the prompt is ~85% of an
+# answer), so answers at once only slow each other down: measured with llama.cpp decoding 8 sequences in one batch,
+# 8 concurrent answers took 27-30 s against 22 s one after the other
+ANSWER_GROUP = "answers"
+LIBRARY_GROUP = "library"  # uploads and removals: one at a time (each writes a new index version)
 STORAGE_KEY = "rag-news-conversation"
 # Focus the question box on wide screens only: on a phone, focusing scrolls the page past the title.
 FOCUS_JS = """() => { if (window.innerWidth < 700) return;
@@ -73,6 +77,7 @@ def browser_secret(settings: Settings) -> str:
 
 def _build(pipeline: PipelineAPI, settings: Settings, warmup: Warmup | None = None) -> tuple[gr.Blocks, Warmup]:
     warmup = warmup or Warmup(pipeline)
+    answers = 1
     chat = Chat(pipeline, warmup)
     library = Library(pipeline, settings, warmup)
 
@@ -152,7 +157,7 @@ def _build(pipeline: PipelineAPI, settings: Settings, warmup: Warmup | None = No
 
         view = [docs, pick, about, *examples]
         answer = dict(fn=chat.answer_waiting, inputs=None, outputs=[chatbot, sources, saved, stop_btn],
-                      show_progress="hidden", concurrency_id=PIPELINE_GROUP, concurrency_limit=1,
+                      show_progress="hidden", concurrency_id=ANSWER_GROUP, concurrency_limit=answers,
                       api_visibility="private")
         quick = dict(queue=False, trigger_mode="multiple", api_visibility="private", show_progress="hidden")
         for trigger in (question.submit, ask_btn.click):
@@ -163,18 +168,18 @@ def _build(pipeline: PipelineAPI, settings: Settings, warmup: Warmup | None = No
         for trigger in (new_btn.click, chatbot.clear):
             trigger(chat.new_conversation, None, [chatbot, sources, saved], queue=False, api_visibility="private")
         api_box.submit(chat.api_chat, [api_box], [chatbot, sources], api_name="chat",
-                       concurrency_id=PIPELINE_GROUP, concurrency_limit=1)
+                       concurrency_id=ANSWER_GROUP, concurrency_limit=answers)
 
         refresh_btn.click(library.view, None, view, api_visibility="private")
         library_tab.select(library.view, None, view, api_visibility="private", show_progress="hidden")
         add_btn.click(library.add_files, [upload], [report, upload], api_name="upload",
-                      concurrency_id=PIPELINE_GROUP, concurrency_limit=1
+                      concurrency_id=LIBRARY_GROUP, concurrency_limit=1
                       ).then(library.view, None, view, api_visibility="private", show_progress="hidden")
         show_btn.click(library.show_text, [pick], [doc_text], api_visibility="private")
         remove_btn.click(library.ask_remove, [pick], [confirm, confirm_text], api_visibility="private")
         no_btn.click(lambda: gr.Row(visible=False), None, [confirm], api_visibility="private", queue=False)
         yes_btn.click(library.remove, [pick], [confirm, report, doc_text], api_visibility="private",
-                      concurrency_id=PIPELINE_GROUP, concurrency_limit=1
+                      concurrency_id=LIBRARY_GROUP, concurrency_limit=1
                       ).then(library.view, None, view, api_visibility="private", show_progress="hidden")
 
         demo.load(chat.restore, [saved], [chatbot, sources], api_visibility="private", show_progress="hidden")
@@ -182,8 +187,11 @@ def _build(pipeline: PipelineAPI, settings: Settings, warmup: Warmup | None = No
         demo.load(status, None, [banner, timer, *view], api_visibility="private", show_progress="hidden")
         timer.tick(status, None, [banner, timer, *view], api_visibility="private", show_progress="hidden",
                    queue=False)
+        line_timer = gr.Timer(2.0)  # the place in line of a question waiting behind other readers'
+        line_timer.tick(chat.place_in_line, None, [chatbot], queue=False, api_visibility="private",
+                        show_progress="hidden")
         demo.unload(chat.forget)
-        gr.api(make_ask(pipeline, warmup), api_name="ask", concurrency_id=PIPELINE_GROUP, concurrency_limit=1)
+        gr.api(make_ask(pipeline, warmup), api_name="ask", concurrency_id=ANSWER_GROUP, concurrency_limit=answers)
     return demo, warmup
 
 

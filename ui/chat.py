@@ -21,7 +21,7 @@ from rag.pipeline_api import PipelineAPI
 from rag.schema import Answer
 from ui import render
 from ui.render import Turn
-from ui.session import ChatSession, Sessions
+from ui.session import ChatSession, Line, Sessions
 from ui.warmup import Warmup
 
 log = logging.getLogger(__name__)
@@ -30,6 +30,10 @@ CRASH_MESSAGE = "Something went wrong while answering. The details are in the se
 WRITING_MESSAGE = "Writing the answer… each sentence appears once it is checked against the articles."
 LOADING_MESSAGE = "Loading models… your question will be answered as soon as they are ready."
 SEARCHING_MESSAGE = "Searching the articles…"
+
+
+def _key(request: gr.Request | None) -> str:
+    return str(getattr(request, "session_hash", None) or "")
 
 
 def history_of(turns: list[Turn]) -> list[dict]:
@@ -92,15 +96,16 @@ def restore_turns(saved: object) -> list[Turn]:
     return out
 
 
-def view_of(session: ChatSession) -> list[dict]:
-    """The chat as shown: finished turns, the answer being written, then questions waiting their turn."""
+def view_of(session: ChatSession, others: int = 0) -> list[dict]:
+    """The chat as shown: finished turns, the answer being written, then questions waiting their turn (behind
+    `others` questions from other tabs)."""
     msgs = messages_of(session.turns)
     if session.current:
         msgs += [{"role": "user", "content": render.user_message(session.current)},
                  {"role": "assistant", "content": session.live}]
     for i, q in enumerate(list(session.waiting), start=1):
         msgs += [{"role": "user", "content": render.user_message(q)},
-                 {"role": "assistant", "content": render.waiting_message(i)}]
+                 {"role": "assistant", "content": render.waiting_message(i, others)}]
     return msgs
 
 
@@ -111,9 +116,10 @@ class Chat:
         self.pipeline = pipeline
         self.warmup = warmup
         self.sessions = sessions or Sessions()
+        self.line = Line()
 
     def _session(self, request: gr.Request | None) -> ChatSession:
-        return self.sessions.get(getattr(request, "session_hash", None))
+        return self.sessions.get(_key(request))
 
     # ---- events ----
     def submit(self, question: str, request: gr.Request) -> tuple[Any, list[dict], Any]:
@@ -125,7 +131,10 @@ class Chat:
             return gr.skip(), gr.skip(), gr.skip()
         with session.lock:
             session.waiting.append(q)
-        return "", view_of(session), gr.update(visible=True)
+            if not session.running:
+                self.line.join(_key(request))
+        session.shown_ahead = self.line.ahead(_key(request))
+        return "", view_of(session, session.shown_ahead), gr.update(visible=True)
 
     def submit_example(self, question: str, request: gr.Request) -> tuple[Any, Any]:
         """An example button: like `submit`, but whatever is typed in the box stays there."""
@@ -134,12 +143,28 @@ class Chat:
     def answer_waiting(self, request: gr.Request) -> Iterator[tuple[Any, Any, Any, Any]]:
         """Answer this tab's waiting questions in order, streaming each; yields (chat, sources, saved, stop)."""
         session = self._session(request)
-        if session.current or not session.waiting:  # another run is answering them
+        with session.lock:  # several handlers run at once (one per tab and more): one of them owns this tab
+            mine = not session.running and bool(session.waiting)
+            session.running = session.running or mine
+        if not mine:  # another run is answering them, in order
             yield gr.skip(), gr.skip(), gr.skip(), gr.skip()
             return
+        self.line.start(_key(request))
+        released: list[bool] = [False]
+        try:
+            yield from self._answer_all(session, released)
+        finally:
+            self.line.leave(_key(request))
+            if not released[0]:  # stopped early (a closed connection): let the next run take the tab
+                with session.lock:
+                    session.running = False
+
+    def _answer_all(self, session: ChatSession, released: list[bool]) -> Iterator[tuple[Any, Any, Any, Any]]:
         while True:
             with session.lock:
                 if not session.waiting:
+                    # in the same breath as the check: a question added from now on starts a run of its own
+                    session.running, released[0] = False, True
                     break
                 q = session.waiting.popleft()
                 session.current, session.live, epoch = q, render.status_message(SEARCHING_MESSAGE), session.epoch
@@ -225,7 +250,18 @@ class Chat:
         return view_of(session), render.sources_panel(session.turns)
 
     def forget(self, request: gr.Request) -> None:
-        self.sessions.drop(getattr(request, "session_hash", None))
+        self.line.leave(_key(request))
+        self.sessions.drop(_key(request))
+
+    def place_in_line(self, request: gr.Request) -> Any:
+        """Polled by the page: while this tab waits behind other readers' questions, keep the count current."""
+        key = _key(request)
+        session = self._session(request)
+        others = self.line.ahead(key)
+        if not others and not session.shown_ahead:
+            return gr.skip()
+        session.shown_ahead = others
+        return view_of(session, others)
 
     def api_chat(self, question: str, request: gr.Request) -> Iterator[tuple[list[dict], str]]:
         """The `/chat` API: ask in this client's conversation; streams (chat messages, sources html)."""
@@ -235,6 +271,8 @@ class Chat:
         session = self._session(request)
         with session.lock:
             session.waiting.append(q)
+            if not session.running:
+                self.line.join(_key(request))
         for _ in self.answer_waiting(request):
             yield view_of(session), render.sources_panel(session.turns)
 

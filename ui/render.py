@@ -76,10 +76,16 @@ def query_note(question: str, query: str) -> str:
     return f'<div class="rag-query">Searched for: “{esc(query)}”</div>'
 
 
-def waiting_message(position: int) -> str:
-    """A question asked while another answer is being written: it runs next, in order."""
-    text = "Waiting: this question will be answered next." if position == 1 else \
-        f"Waiting: this question will be answered after {position - 1} other(s)."
+def waiting_message(position: int, others: int = 0) -> str:
+    """A question waiting its turn: behind this tab's earlier ones, and first behind `others` questions from other
+    readers (the reader model answers one question at a time)."""
+    if others > 0 and position == 1:
+        text = (f"Waiting: {others} question{'s' if others != 1 else ''} from other readers "
+                f"{'are' if others != 1 else 'is'} answered first.")
+    elif position == 1:
+        text = "Waiting: this question will be answered next."
+    else:
+        text = f"Waiting: this question will be answered after {position - 1} other(s)."
     return f'<div class="rag-status rag-waiting">{esc(text)}</div>'
 
 

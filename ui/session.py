@@ -26,6 +26,8 @@ class ChatSession:
     stop: threading.Event = field(default_factory=threading.Event)
     lock: threading.Lock = field(default_factory=threading.Lock)
     restored: bool = False
+    running: bool = False  # a handler is answering this tab's questions (others leave them to it)
+    shown_ahead: int = 0  # the place in line the page shows now (see Chat.place_in_line)
 
     @property
     def busy(self) -> bool:
@@ -67,3 +69,38 @@ class Sessions:
 
     def __len__(self) -> int:
         return len(self._items)
+
+
+class Line:
+    """The tabs waiting for the reader, first come first served: how many questions from other readers come
+    before a tab's first one (the one being answered counts)."""
+
+    def __init__(self) -> None:
+        self._waiting: list[str] = []
+        self._answering: set[str] = set()
+        self._lock = threading.Lock()
+
+    def join(self, key: str) -> None:
+        with self._lock:
+            if key not in self._waiting and key not in self._answering:
+                self._waiting.append(key)
+
+    def start(self, key: str) -> None:
+        with self._lock:
+            if key in self._waiting:
+                self._waiting.remove(key)
+            self._answering.add(key)
+
+    def leave(self, key: str) -> None:
+        with self._lock:
+            if key in self._waiting:
+                self._waiting.remove(key)
+            self._answering.discard(key)
+
+    def ahead(self, key: str) -> int:
+        """Questions from other tabs before this tab's next one; 0 when it is not waiting."""
+        with self._lock:
+            if key not in self._waiting:
+                return 0
+            return self._waiting.index(key) + len(self._answering - {key})
+

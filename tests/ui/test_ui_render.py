@@ -132,3 +132,23 @@ def test_parse_history_accepts_json_and_rejects_junk() -> None:
 
 def test_xss_fixture_text_is_in_the_corpus() -> None:
     assert all(p in XSS_TEXT for p in PAYLOADS)
+
+
+def test_the_place_in_line_counts_other_readers_first_come_first_served():
+    from ui.session import Line
+
+    line = Line()
+    line.join("a")
+    line.start("a")  # a is being answered
+    line.join("b")
+    line.join("c")
+    line.join("b")  # asking again does not move b back
+    assert (line.ahead("a"), line.ahead("b"), line.ahead("c")) == (0, 1, 2)
+    line.leave("a")
+    line.start("b")
+    assert line.ahead("c") == 1
+    line.leave("b")
+    assert line.ahead("c") == 0
+    assert "2 questions from other readers are answered first" in render.waiting_message(1, 2)
+    assert "1 question from other readers is answered first" in render.waiting_message(1, 1)
+    assert "answered next" in render.waiting_message(1, 0)
