@@ -971,7 +971,7 @@ class ServeRun:
 class ColdStartBench(_Result):
     question: str
     before: ServeRun  # the same-run baseline (BEFORE_ENV)
-    first: ServeRun  # now: the first start, which may have had to write the saved state
+    first: ServeRun  # now: a first start, which writes the saved state and vectors when they are missing
     warm: ServeRun  # now: a restart, with the saved state there
     index_existed: bool
     machine: str
@@ -991,7 +991,7 @@ class ColdStartBench(_Result):
         ratio = self.warm.first_answer_s / self.before.first_answer_s if self.before.first_answer_s else float("nan")
         out = [f"rag bench coldstart: `rag serve`, then {self.question!r} through /ask; {self.machine}"
                + ("" if self.index_existed else " (the index was built first)"), "",
-               md_table(["from `rag serve` to", "before (baseline)", "now, first start", "now, restart"], rows),
+               md_table(["from `rag serve` to", "before (baseline)", "now, 1st start", "now, 2nd start"], rows),
                "", f"restart to first answer: {ratio:.2f}x the baseline's", "", self.targets_table()]
         out += [f"note: {n}" for n in self.notes]
         return "\n".join(out)
@@ -1028,6 +1028,8 @@ def bench_cold_start(settings=None, question: str = "Why did Putin enter Syria?"
     first = _serve_once(settings, question, {}, timeout_s, command)
     warm = _serve_once(settings, question, {}, timeout_s, command)
     notes = ["file caches warm (models read from the page cache, as on any start after the first)",
+             "the 1st start of now writes the saved prompt state and sentence vectors if they are missing; the 2nd "
+             "is a restart that reads them",
              "baseline: " + " ".join(f"{k}={v}" for k, v in BEFORE_ENV.items())]
     notes += [f"the answer was an error: {r.error}" for r in (before, first, warm) if r.error]
     return ColdStartBench(question=question, before=before, first=first, warm=warm, index_existed=existed,
