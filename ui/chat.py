@@ -146,7 +146,9 @@ class Chat:
         with session.lock:  # several handlers run at once (one per tab and more): one of them owns this tab
             mine = not session.running and bool(session.waiting)
             session.running = session.running or mine
-        if not mine:  # another run is answering them, in order
+        if not mine:  # another run is answering them, in order (or nothing is left: out of the line)
+            if not session.running:
+                self.line.leave(_key(request))
             yield gr.skip(), gr.skip(), gr.skip(), gr.skip()
             return
         self.line.start(_key(request))
@@ -238,6 +240,8 @@ class Chat:
 
     def new_conversation(self, request: gr.Request) -> tuple[list, str, list]:
         self._session(request).new_conversation()
+        if not self._session(request).running:
+            self.line.leave(_key(request))
         return [], render.EMPTY_SOURCES, []
 
     def restore(self, saved: object, request: gr.Request) -> tuple[Any, Any]:

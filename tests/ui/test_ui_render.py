@@ -152,3 +152,33 @@ def test_the_place_in_line_counts_other_readers_first_come_first_served():
     assert "2 questions from other readers are answered first" in render.waiting_message(1, 2)
     assert "1 question from other readers is answered first" in render.waiting_message(1, 1)
     assert "answered next" in render.waiting_message(1, 0)
+
+
+def test_a_tab_waiting_behind_another_readers_answer_is_told_so_and_then_answered():
+    """Tab A is being answered; tab B asks: its question says one from another reader comes first, the polled
+    count stays current, and once A is done B's own run answers it (the count is gone)."""
+    from types import SimpleNamespace
+
+    from ui.chat import Chat
+    from ui.warmup import Warmup
+
+    pipe = FakePipeline(token_delay_s=0.0)
+    pipe.warm_up()
+    warmup = Warmup(pipe)
+    warmup.wait()
+    chat = Chat(pipe, warmup)
+    a, b = SimpleNamespace(session_hash="tab-a"), SimpleNamespace(session_hash="tab-b")
+    chat.submit("Why did Putin enter Syria?", a)
+    running = chat.answer_waiting(a)
+    next(running)  # A's answer has started and holds the reader
+    _, view, _ = chat.submit("What did Obama say?", b)
+    assert "1 question from other readers is answered first" in view[-1]["content"]
+    assert "1 question from other readers" in chat.place_in_line(b)[-1]["content"]
+    for _ in running:  # A finishes
+        pass
+    shown = chat.place_in_line(b)  # the count goes: B is next
+    assert "answered next" in shown[-1]["content"]
+    outputs = list(chat.answer_waiting(b))
+    final_chat = outputs[-1][0]
+    assert [m["role"] for m in final_chat] == ["user", "assistant"] and "rag-waiting" not in final_chat[-1]["content"]
+    assert chat.line.ahead("tab-b") == 0 and not isinstance(chat.place_in_line(b), list)  # nothing to redraw
