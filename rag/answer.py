@@ -81,9 +81,9 @@ class IndexContext:
             return 0
         if keep and folder is not None and vectors.restore(folder, self._sentences):
             return 0
-        vectors.get(self._sentences)
+        matrix = vectors.get(self._sentences)
         if keep and folder is not None:
-            vectors.save(folder, self._sentences)
+            vectors.save(folder, self._sentences, matrix)
         return len(self._sentences)
 
 

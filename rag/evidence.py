@@ -124,12 +124,13 @@ class SentenceVectors:
         self.put(items, vectors)
         return True
 
-    def save(self, folder: Path, items: Sequence[tuple[str, int, int, str]]) -> None:
-        """Write these sentences' vectors beside the index version (atomically; a read-only index is fine)."""
+    def save(self, folder: Path, items: Sequence[tuple[str, int, int, str]], vectors: np.ndarray) -> None:
+        """Write these sentences' vectors (from `get`) beside the index version (atomically; a read-only index
+        is fine)."""
         try:
             tmp = folder / f".{VECTORS_FILE}.{os.getpid()}.tmp"
             with open(tmp, "wb") as f:
-                np.save(f, self.get(items).astype(np.float32), allow_pickle=False)
+                np.save(f, vectors.astype(np.float32, copy=False), allow_pickle=False)
             os.replace(tmp, folder / VECTORS_FILE)
             meta = {"embed_model": self.embedder.name, "sentences": _items_key(items)}
             (folder / f".{VECTORS_META}.tmp").write_text(json.dumps(meta), encoding="utf-8")

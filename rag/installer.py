@@ -193,7 +193,7 @@ def run_logged(cmd: Sequence[str], label: str, env: dict[str, str] | None = None
     line.clear()
     if code != 0:
         failure = [t for t in watcher.tail if not any(p.search(t) for p in HARMLESS)]
-        say(f"  ✖ {label} failed (exit {code}). The end of pip's output (all of it is in {LOG}):")
+        say(f"  ✖ {label} failed (exit {code}). The end of its output (all of it is in {LOG}):")
         for t in failure[-25:]:
             say("    " + t)
         sys.exit(code)
@@ -246,6 +246,7 @@ def make_venv() -> None:
 
 
 def upgrade_pip() -> None:
+    # not `pip(...)`: the venv's own pip may be older than `--progress-bar raw`
     run_logged([str(PY), "-m", "pip", "install", "-q", "--disable-pip-version-check", PIP], "pip")
 
 

@@ -185,7 +185,7 @@ class LlamaCppGenerator:
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-            tmp.write_bytes(bytes(buf)[:n])
+            tmp.write_bytes(ctypes.string_at(buf, n))  # the n bytes written, not the whole buffer twice
             os.replace(tmp, path)
             for old in path.parent.glob("llama-prefix-*.bin"):  # one prompt prefix is live at a time
                 if old != path:

@@ -77,7 +77,6 @@ def browser_secret(settings: Settings) -> str:
 
 def _build(pipeline: PipelineAPI, settings: Settings, warmup: Warmup | None = None) -> tuple[gr.Blocks, Warmup]:
     warmup = warmup or Warmup(pipeline)
-    answers = 1
     chat = Chat(pipeline, warmup)
     library = Library(pipeline, settings, warmup)
 
@@ -157,7 +156,7 @@ def _build(pipeline: PipelineAPI, settings: Settings, warmup: Warmup | None = No
 
         view = [docs, pick, about, *examples]
         answer = dict(fn=chat.answer_waiting, inputs=None, outputs=[chatbot, sources, saved, stop_btn],
-                      show_progress="hidden", concurrency_id=ANSWER_GROUP, concurrency_limit=answers,
+                      show_progress="hidden", concurrency_id=ANSWER_GROUP, concurrency_limit=1,
                       api_visibility="private")
         quick = dict(queue=False, trigger_mode="multiple", api_visibility="private", show_progress="hidden")
         for trigger in (question.submit, ask_btn.click):
@@ -168,7 +167,7 @@ def _build(pipeline: PipelineAPI, settings: Settings, warmup: Warmup | None = No
         for trigger in (new_btn.click, chatbot.clear):
             trigger(chat.new_conversation, None, [chatbot, sources, saved], queue=False, api_visibility="private")
         api_box.submit(chat.api_chat, [api_box], [chatbot, sources], api_name="chat",
-                       concurrency_id=ANSWER_GROUP, concurrency_limit=answers)
+                       concurrency_id=ANSWER_GROUP, concurrency_limit=1)
 
         refresh_btn.click(library.view, None, view, api_visibility="private")
         library_tab.select(library.view, None, view, api_visibility="private", show_progress="hidden")
@@ -191,7 +190,7 @@ def _build(pipeline: PipelineAPI, settings: Settings, warmup: Warmup | None = No
         line_timer.tick(chat.place_in_line, None, [chatbot], queue=False, api_visibility="private",
                         show_progress="hidden")
         demo.unload(chat.forget)
-        gr.api(make_ask(pipeline, warmup), api_name="ask", concurrency_id=ANSWER_GROUP, concurrency_limit=answers)
+        gr.api(make_ask(pipeline, warmup), api_name="ask", concurrency_id=ANSWER_GROUP, concurrency_limit=1)
     return demo, warmup
 
 
