@@ -7,14 +7,14 @@ import threading
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
-from rag.embed import Embedder, make_embedder
 from rag.errors import IndexMissingError
-from rag.ingest import chunker_settings, ingest, remove_documents
+from rag.index.embed import Embedder, make_embedder
+from rag.index.retrieve import Retriever
+from rag.index.store import IndexStore
+from rag.ingest.incremental import chunker_settings, ingest, remove_documents
 from rag.pipeline_api import History, Progress, Stop
-from rag.retrieve import Retriever
 from rag.schema import Answer, DocumentInfo, IngestReport, Passage, StreamEvent
 from rag.settings import Settings
-from rag.store import IndexStore
 
 log = logging.getLogger(__name__)
 
@@ -44,7 +44,7 @@ class Pipeline:
     def generator(self):
         with self._lock:
             if self._generator is None:
-                from rag.generate import make_generator
+                from rag.generate.base import make_generator
 
                 self._generator = make_generator(self.settings)
             return self._generator
@@ -125,7 +125,7 @@ class Pipeline:
     def answerer(self):
         with self._lock:
             if self._answerer is None:
-                from rag.answer import Answerer
+                from rag.answer.compose import Answerer
 
                 self._answerer = Answerer(self)
             return self._answerer

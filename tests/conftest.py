@@ -3,7 +3,6 @@ import shutil
 from pathlib import Path
 
 import pytest
-
 from rag_testdata import ARTICLES, write_article  # noqa: F401 - shared with test modules
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -24,7 +23,7 @@ def _isolated_env(monkeypatch, tmp_path):
 
 @pytest.fixture
 def hash_embedder():
-    from rag.embed import HashEmbedder
+    from rag.index.embed import HashEmbedder
 
     return HashEmbedder(dim=64)
 

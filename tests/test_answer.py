@@ -4,9 +4,9 @@ import json
 
 import pytest
 
+from rag.answer.followup import is_follow_up, rewrite_query
 from rag.errors import EmptyQuestionError
-from rag.followup import is_follow_up, rewrite_query
-from rag.generate import ScriptedGenerator
+from rag.generate.base import ScriptedGenerator
 from rag.pipeline import Pipeline
 from rag.settings import Settings
 
@@ -267,7 +267,7 @@ def test_empty_and_long_questions(pipeline):
 
 
 def test_evidence_units_bring_what_a_sentence_points_to():
-    from rag.evidence import _widen, leans_back
+    from rag.answer.evidence import _widen, leans_back
 
     text = ("Sergei Ivanov spoke first. He asked for a vote.\n\nThe ambassador put it this way:\n\n"
             "“We need them.” Klimov nodded.\n\n“They need us.”\n\nsays Konstantin Sivkov.")

@@ -7,16 +7,18 @@ import time
 
 import numpy as np
 import pytest
-
-import rag.ingest
 from rag_testdata import ARTICLES, write_article
-from rag.embed import HashEmbedder
-from rag.generate import ScriptedGenerator
-from rag.ingest import ingest
-from rag.keyword import BM25Index, tokenize
-from rag.retrieve import Retriever
+
+import rag.ingest.scan
+from rag.generate.base import ScriptedGenerator
+from rag.index.bm25 import BM25Index
+from rag.index.embed import HashEmbedder
+from rag.index.faiss_index import build_faiss, describe_faiss, ivf_params
+from rag.index.retrieve import Retriever
+from rag.index.store import IndexData, IndexStore
+from rag.ingest.incremental import ingest
 from rag.settings import Settings
-from rag.store import IndexData, IndexStore, build_faiss, describe_faiss, ivf_params
+from rag.text import tokenize
 
 
 def run(data, store, embedder, **kw):
@@ -26,7 +28,7 @@ def run(data, store, embedder, **kw):
 @pytest.fixture
 def trusted_stats(monkeypatch):
     """Files written a moment ago count as settled (the racy-stat window is 2 s by default)."""
-    monkeypatch.setattr(rag.ingest, "RACY_NS", 0)
+    monkeypatch.setattr(rag.ingest.scan, "RACY_NS", 0)
 
 
 @pytest.fixture
@@ -39,7 +41,7 @@ def reads(monkeypatch):
         opened.append(os.path.basename(str(path)))
         return real(path, *a, **k)
 
-    monkeypatch.setattr(rag.ingest, "load_file", counting)
+    monkeypatch.setattr(rag.ingest.scan, "load_file", counting)
     return opened
 
 
@@ -47,9 +49,9 @@ def reads(monkeypatch):
 
 
 def _old_tokenize(text, keep_stopwords=False):
-    from rag.keyword import _TOKEN, STOPWORDS, stem
+    from rag.text import STOPWORDS, TOKEN, stem
 
-    toks = [t.lower().replace("’", "'") for t in _TOKEN.findall(text)]
+    toks = [t.lower().replace("’", "'") for t in TOKEN.findall(text)]
     return [stem(t) for t in toks if keep_stopwords or t not in STOPWORDS]
 
 
@@ -146,9 +148,9 @@ def test_ivf_index_survives_save_and_load_with_its_search_parameters(tmp_path):
 
 
 def test_ingest_and_search_with_the_approximate_index(corpus, tmp_path, hash_embedder, monkeypatch):
-    import rag.store
+    import rag.index.faiss_index
 
-    monkeypatch.setattr(rag.store, "FLAT_LIMIT", 2)
+    monkeypatch.setattr(rag.index.faiss_index, "FLAT_LIMIT", 2)
     for i in range(40):  # enough chunks for a few IVF cells
         write_article(corpus, f"filler{i}.md", f"Filler story {i} about harvest number {i} in province {i}. " * 3)
     store = IndexStore(tmp_path / "index")
@@ -226,7 +228,7 @@ def test_changed_loader_code_means_files_are_read(corpus, tmp_path, hash_embedde
                                                    monkeypatch):
     store = IndexStore(tmp_path / "index")
     run(corpus, store, hash_embedder)
-    monkeypatch.setattr(rag.ingest, "_LOADER_SIGNATURE", "another-version-of-the-loaders")
+    monkeypatch.setattr(rag.ingest.scan, "_LOADER_SIGNATURE", "another-version-of-the-loaders")
     reads.clear()
     report = run(corpus, store, hash_embedder)
     assert sorted(reads) == sorted(ARTICLES) and not (report.added or report.updated)
@@ -240,7 +242,7 @@ def test_fast_path_reports_skips_and_duplicates_like_a_full_scan(corpus, tmp_pat
     store = IndexStore(tmp_path / "index")
     run(corpus, store, hash_embedder)
     fast = run(corpus, store, hash_embedder)
-    monkeypatch.setattr(rag.ingest, "_LOADER_SIGNATURE", "force-a-full-scan")
+    monkeypatch.setattr(rag.ingest.scan, "_LOADER_SIGNATURE", "force-a-full-scan")
     full = run(corpus, store, hash_embedder)
     strip = lambda r: (sorted(r.unchanged), sorted(r.skipped), sorted(r.duplicates), r.documents, r.chunks)  # noqa
     assert strip(fast) == strip(full)
@@ -282,9 +284,10 @@ def test_bench_search_small(tmp_path):
 
 
 def test_bench_ingest_small(corpus, tmp_path, monkeypatch):
-    from rag.bench import bench_ingest, synthetic_document, sentence_pool
+    from rag.bench.ingest import bench_ingest
+    from rag.bench.synthetic import sentence_pool, synthetic_document
 
-    monkeypatch.setattr(rag.ingest, "RACY_NS", 0)
+    monkeypatch.setattr(rag.ingest.scan, "RACY_NS", 0)
     embedder = HashEmbedder(dim=32)
     result = bench_ingest(Settings(data_dir=corpus, chunk_words=30), docs=25, embedder=embedder,
                           workdir=tmp_path / "work", reingests=2)
@@ -358,7 +361,7 @@ class _CachingGenerator(ScriptedGenerator):
 
 
 def test_timed_generator_forwards_the_probe_only_when_the_generator_has_one():
-    from rag.bench import _TimedGenerator
+    from rag.bench.answer import _TimedGenerator
 
     class NoProbe:
         name = "server"

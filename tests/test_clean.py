@@ -8,7 +8,7 @@ import pysbd
 import pytest
 import yaml
 
-from rag.clean import clean_article, main, rejoin_wrapped_lines
+from rag.ingest.clean import clean_article, main, rejoin_wrapped_lines
 
 ROOT = Path(__file__).resolve().parent.parent
 RAW = ROOT / "tests" / "fixtures" / "raw"

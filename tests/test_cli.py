@@ -4,12 +4,12 @@ import json
 
 import pytest
 from click.testing import CliRunner
-
 from rag_testdata import ARTICLES
+
 from rag import pipeline as pipeline_mod
 from rag.cli import cli
-from rag.embed import HashEmbedder
-from rag.generate import ScriptedGenerator
+from rag.generate.base import ScriptedGenerator
+from rag.index.embed import HashEmbedder
 
 
 @pytest.fixture
@@ -18,7 +18,7 @@ def env(corpus, tmp_path, monkeypatch):
     monkeypatch.setenv("RAG_INDEX_DIR", str(tmp_path / "index"))
     monkeypatch.setattr(pipeline_mod, "make_embedder", lambda settings: HashEmbedder(dim=64))
     gen = ScriptedGenerator(default="Putin wanted to end Russia's isolation from the West.")
-    monkeypatch.setattr("rag.generate.make_generator", lambda settings: gen)
+    monkeypatch.setattr("rag.generate.base.make_generator", lambda settings: gen)
     env_gen.append(gen)
     return corpus
 

@@ -2,12 +2,10 @@ import json
 from pathlib import Path
 
 import pytest
-
 from click.testing import CliRunner
 
 from rag import pipeline as pipeline_mod
 from rag.cli import cli
-from rag.embed import HashEmbedder
 from rag.errors import RagError
 from rag.evaluate import (
     EvalItem,
@@ -20,6 +18,7 @@ from rag.evaluate import (
     retrieval_recall,
     select_items,
 )
+from rag.index.embed import HashEmbedder
 from rag.pipeline import Pipeline
 from rag.schema import Answer, Chunk, Citation, Passage
 

@@ -2,7 +2,7 @@
 
 import pytest
 
-from rag.followup import follow_up_cue, is_follow_up, key_terms, rewrite_query
+from rag.answer.followup import follow_up_cue, is_follow_up, key_terms, rewrite_query
 
 SELF_CONTAINED = [
     # the reported bug, and plain questions of every kind and length

@@ -2,12 +2,12 @@ import os
 
 import numpy as np
 import pytest
-
 from rag_testdata import ARTICLES, write_article
-from rag.embed import HashEmbedder
+
 from rag.errors import IndexCorruptError, IndexLockedError, IndexMismatchError
-from rag.ingest import ingest
-from rag.store import IndexStore
+from rag.index.embed import HashEmbedder
+from rag.index.store import IndexStore
+from rag.ingest.incremental import ingest
 
 
 def run(data, store, embedder, **kw):

@@ -13,11 +13,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from rag_testdata import smollm2_gguf
 
 from rag.errors import ConfigError, ModelLoadError
 from rag.generate import ScriptedGenerator, TransformersGenerator, make_generator, word_probs
 from rag.settings import Settings
-from rag_testdata import smollm2_gguf
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -36,13 +36,13 @@ def resolved(monkeypatch):
 @pytest.fixture
 def llama_installed(monkeypatch):
     def set_to(value: bool) -> None:
-        monkeypatch.setattr("rag.generate.llama_cpp_installed", lambda: value)
+        monkeypatch.setattr("rag.generate.base.llama_cpp_installed", lambda: value)
 
     return set_to
 
 
 def test_auto_runs_a_gguf_file_on_llama_cpp(resolved, llama_installed):
-    from rag.llama_backend import LlamaCppGenerator
+    from rag.generate.llama_backend import LlamaCppGenerator
 
     resolved("/models", "small.gguf")
     llama_installed(True)
@@ -90,7 +90,7 @@ def test_llama_cpp_backend_needs_llama_cpp_installed(resolved, llama_installed):
 
 
 def test_backend_is_read_from_the_environment(resolved, llama_installed, monkeypatch):
-    from rag.llama_backend import LlamaCppGenerator
+    from rag.generate.llama_backend import LlamaCppGenerator
 
     resolved("/models", "small.gguf")
     llama_installed(True)
@@ -119,13 +119,13 @@ def test_a_server_url_wins_over_the_backend(monkeypatch):
 
 
 def test_importing_the_generators_does_not_import_llama_cpp():
-    code = ("import sys; from rag.generate import make_generator; from rag.llama_backend import LlamaCppGenerator; "
+    code = ("import sys; from rag.generate.base import make_generator; from rag.generate.llama_backend import LlamaCppGenerator; "
             "LlamaCppGenerator('/nowhere.gguf'); assert 'llama_cpp' not in sys.modules, 'imported'")
     subprocess.run([sys.executable, "-c", code], cwd=ROOT, check=True)
 
 
 def test_a_missing_file_says_what_to_set(tmp_path):
-    from rag.llama_backend import LlamaCppGenerator
+    from rag.generate.llama_backend import LlamaCppGenerator
 
     gen = LlamaCppGenerator(str(tmp_path / "absent.gguf"))
     with pytest.raises(ModelLoadError, match=r"absent\.gguf.*RAG_LLM"):
@@ -134,7 +134,7 @@ def test_a_missing_file_says_what_to_set(tmp_path):
 
 @pytest.mark.skipif(importlib.util.find_spec("llama_cpp") is None, reason="llama-cpp-python is not installed")
 def test_a_broken_file_says_what_to_set(tmp_path):
-    from rag.llama_backend import LlamaCppGenerator
+    from rag.generate.llama_backend import LlamaCppGenerator
 
     bad = tmp_path / "broken.gguf"
     bad.write_bytes(b"GGUF" + b"\0" * 64)
@@ -143,7 +143,7 @@ def test_a_broken_file_says_what_to_set(tmp_path):
 
 
 def test_thread_count_defaults_to_the_cores():
-    from rag.llama_backend import LlamaCppGenerator, _count_cpus, physical_cores
+    from rag.generate.llama_backend import LlamaCppGenerator, _count_cpus, physical_cores
 
     assert _count_cpus("0-1,8") == 3 and _count_cpus("4") == 1
     assert 1 <= physical_cores() <= (len(_affinity()) or 1)
@@ -236,7 +236,7 @@ needs_llama = pytest.mark.skipif(importlib.util.find_spec("llama_cpp") is None o
 
 @pytest.fixture(scope="module")
 def smol():
-    from rag.llama_backend import LlamaCppGenerator
+    from rag.generate.llama_backend import LlamaCppGenerator
 
     gen = LlamaCppGenerator(str(smollm2_gguf()), n_ctx=2048, n_threads=THREADS)
     gen.warm_up()
@@ -271,7 +271,7 @@ def test_streams_text(smol):
 @pytest.mark.integration
 @needs_llama
 def test_greedy_is_deterministic_whatever_the_cache_holds(smol):
-    from rag.llama_backend import LlamaCppGenerator
+    from rag.generate.llama_backend import LlamaCppGenerator
 
     ask = _ask("What did the council approve?")
     first = "".join(smol.stream(ask, 24))
@@ -387,7 +387,7 @@ def test_the_default_qwen_model_answers_when_fetched():
     path = Settings().models_path / "qwen2.5-coder-0.5b-instruct.gguf"
     if importlib.util.find_spec("llama_cpp") is None or not path.is_file():
         pytest.skip(f"{path} is not fetched (make test fetches it)")
-    from rag.llama_backend import LlamaCppGenerator
+    from rag.generate.llama_backend import LlamaCppGenerator
 
     gen = LlamaCppGenerator(str(path), n_ctx=2048, n_threads=THREADS)
     ask = _ask("How much did the harbour wall cost?")
@@ -401,7 +401,7 @@ def test_the_default_qwen_model_answers_when_fetched():
 def test_a_primed_prefix_is_restored_on_the_next_start(tmp_path):
     """The second generator (a restart) restores the saved state instead of decoding the prefix, and answers
     exactly as one that decoded everything itself."""
-    from rag.llama_backend import LlamaCppGenerator
+    from rag.generate.llama_backend import LlamaCppGenerator
 
     prefix, ask = _ask("Is this a warm-up?"), _ask("What did the council approve?")
     first = LlamaCppGenerator(str(smollm2_gguf()), n_ctx=2048, n_threads=THREADS)

@@ -2,18 +2,17 @@
 
 from __future__ import annotations
 
-import io
 import logging
 import os
 import shutil
 from pathlib import Path
 
 import pytest
-
-from rag.clean import clean_article
-from rag.errors import LoadError
-from rag.loaders import SUPPORTED_SUFFIXES, Skipped, load_file, load_paths
 from rag_testdata import make_pdf, pdf_bytes_from_writer
+
+from rag.errors import LoadError
+from rag.ingest.clean import clean_article
+from rag.ingest.loaders import SUPPORTED_SUFFIXES, Skipped, load_file, load_paths
 
 ROOT = Path(__file__).resolve().parent.parent
 RAW = ROOT / "tests" / "fixtures" / "raw"
@@ -74,7 +73,7 @@ def test_utf8_bom(tmp_path: Path) -> None:
 
 def test_latin1_text_is_decoded_with_a_warning(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     text = "Le café était très agréable. Déjà vu, naïve façade. Où est la gare?\n"
-    with caplog.at_level(logging.WARNING, logger="rag.loaders"):
+    with caplog.at_level(logging.WARNING, logger="rag.ingest.loaders"):
         doc = load_file(write(tmp_path / "latin1.txt", text.encode("latin-1")))
     assert doc.text == text.strip()
     assert "cp1252" in caplog.text

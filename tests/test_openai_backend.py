@@ -11,7 +11,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 
 from rag.errors import ModelLoadError, RagError
-from rag.openai_backend import OpenAIChatGenerator, api_base
+from rag.generate.openai_backend import OpenAIChatGenerator, api_base
 
 MESSAGES = [{"role": "user", "content": "Who said it?"}]
 

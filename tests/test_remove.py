@@ -2,14 +2,14 @@
 
 import pytest
 from click.testing import CliRunner
+from rag_testdata import ARTICLES, write_article
 
 from rag import pipeline as pipeline_mod
 from rag.cli import cli
-from rag.embed import HashEmbedder
 from rag.errors import DocumentNotFoundError
+from rag.index.embed import HashEmbedder
 from rag.pipeline import Pipeline
 from rag.settings import Settings
-from rag_testdata import ARTICLES, write_article
 
 OIL_QUERY = "oil prices fell sharply budget cut investments frozen recession sanctions"
 

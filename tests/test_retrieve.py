@@ -1,6 +1,6 @@
-from rag.ingest import ingest
-from rag.retrieve import Retriever
-from rag.store import IndexStore
+from rag.index.retrieve import Retriever
+from rag.index.store import IndexStore
+from rag.ingest.incremental import ingest
 
 
 def build(corpus, tmp_path, embedder):
@@ -42,11 +42,12 @@ def test_near_duplicates_are_collapsed(tmp_path, hash_embedder):
 
 def test_evidence_sentence_vectors_are_kept_beside_the_index(tmp_path, hash_embedder):
     """Computed once per index version and read back on the next start; another embedder recomputes them."""
-    from rag.answer import IndexContext
-    from rag.embed import HashEmbedder
+    from rag_testdata import ARTICLES, write_article
+
+    from rag.answer.context import IndexContext
+    from rag.index.embed import HashEmbedder
     from rag.pipeline import Pipeline
     from rag.settings import Settings
-    from rag_testdata import ARTICLES, write_article
 
     data = tmp_path / "data"
     for name, body in ARTICLES.items():

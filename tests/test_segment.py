@@ -1,6 +1,6 @@
 import pytest
 
-from rag.segment import chunk_document, split_sentences
+from rag.ingest.segment import chunk_document, split_sentences
 
 
 def sents(text):

@@ -1,6 +1,7 @@
 import numpy as np
 
-from rag.verify import check_sentence, names_in, number_phrases, split_answer
+from rag.answer.verify import check_sentence, number_phrases, split_answer
+from rag.text import names_in
 
 EVIDENCE = ["They obliged with a quick and unanimous vote in favor, and air strikes began a few hours later."]
 CONTEXT = ["On Sept. 30, Sergei Ivanov asked the lawmakers in the upper house. " + EVIDENCE[0]]

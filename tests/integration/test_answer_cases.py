@@ -9,9 +9,9 @@ import re
 
 import pytest
 
+from rag.answer.verify import number_phrases
 from rag.pipeline import Pipeline
 from rag.settings import Settings
-from rag.verify import number_phrases
 
 pytestmark = pytest.mark.integration
 

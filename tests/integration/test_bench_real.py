@@ -5,7 +5,6 @@ import subprocess
 import sys
 
 import pytest
-
 from rag_testdata import cli_env
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]

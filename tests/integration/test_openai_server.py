@@ -13,9 +13,9 @@ from pathlib import Path
 
 import httpx
 import pytest
-
-from rag.openai_backend import OpenAIChatGenerator
 from rag_testdata import smollm2_gguf
+
+from rag.generate.openai_backend import OpenAIChatGenerator
 
 pytestmark = pytest.mark.integration
 

@@ -6,8 +6,8 @@ import subprocess
 import sys
 
 import pytest
-
 from rag_testdata import cli_env
+
 from rag.evaluate import evaluate, load_eval, retrieval_recall
 
 pytestmark = pytest.mark.integration
@@ -71,7 +71,7 @@ def test_the_numpy_encoder_matches_sentence_transformers(real_pipeline):
     import numpy as np
     from sentence_transformers import SentenceTransformer
 
-    from rag import bert_numpy
+    from rag.index import bert_numpy
 
     path = real_pipeline.settings.resolved_embed_model()
     encoder = bert_numpy.load(path)

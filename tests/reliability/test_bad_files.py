@@ -6,10 +6,10 @@ import subprocess
 import sys
 
 import pytest
-
-from rag.settings import Settings
-from rag.store import IndexStore
 from rag_testdata import REPO_DATA, cli_env, make_pdf, pdf_bytes_from_writer
+
+from rag.index.store import IndexStore
+from rag.settings import Settings
 
 pytestmark = [pytest.mark.integration, pytest.mark.reliability]
 

@@ -10,10 +10,10 @@ import time
 
 import numpy as np
 import pytest
-
-from rag.settings import Settings
-from rag.store import IndexStore
 from rag_testdata import REPO_DATA, cli_env
+
+from rag.index.store import IndexStore
+from rag.settings import Settings
 
 pytestmark = [pytest.mark.integration, pytest.mark.reliability, pytest.mark.slow]
 

@@ -3,11 +3,11 @@
 import shutil
 
 import pytest
+from rag_testdata import REPO_DATA
 
 from rag.evaluate import load_eval
 from rag.pipeline import Pipeline
 from rag.settings import Settings
-from rag_testdata import REPO_DATA
 
 pytestmark = [pytest.mark.integration, pytest.mark.reliability]
 

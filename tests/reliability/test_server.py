@@ -18,10 +18,10 @@ from pathlib import Path
 import httpx
 import numpy as np
 import pytest
+from rag_testdata import REPO_DATA, cli_env
 
 from rag.evaluate import load_eval
 from rag.settings import Settings
-from rag_testdata import REPO_DATA, cli_env
 
 pytestmark = [pytest.mark.integration, pytest.mark.reliability, pytest.mark.slow]
 
@@ -222,8 +222,8 @@ def test_stored_index_has_no_code_executing_formats(served):
 
 
 def test_remote_code_is_off_unless_asked():
-    from rag.embed import make_embedder
-    from rag.generate import make_generator
+    from rag.generate.base import make_generator
+    from rag.index.embed import make_embedder
 
     # llama.cpp runs no Python from the model; the transformers backend is where remote code could run.
     hf = {"RAG_LLM_BACKEND": "transformers"}

@@ -9,79 +9,17 @@ match `bm25s.BM25().index(...)` exactly; `tests/test_bench.py` checks that.
 from __future__ import annotations
 
 import logging
-import re
 from array import array
 from collections.abc import Sequence
 
 import numpy as np
 
+from rag.text import TOKEN, TOKEN_CACHE, normalise, tokenize
+
 log = logging.getLogger(__name__)
-
-_TOKEN = re.compile(r"[\w]+(?:[’'][\w]+)?", re.UNICODE)
-
-STOPWORDS = frozenset(
-    """a about above after again against all am an and any are as at be because been before being below
-    between both but by can could did do does doing down during each few for from further had has have having
-    he her here hers herself him himself his how i if in into is it its itself just me more most my myself no
-    nor not now of off on once only or other our ours ourselves out over own same she should so some such than
-    that the their theirs them themselves then there these they this those through to too under until up very
-    was we were what when where which while who whom why will with would you your yours yourself yourselves
-    s t don say says said tell told also us""".split()
-)
 
 K1, B = 1.5, 0.75  # bm25s defaults
 EMPTY = "\x00"  # stands in for a chunk without any content word
-
-
-def stem(token: str) -> str:
-    """A light English stemmer: enough to match "strikes"/"strike", "bombing"/"bomb", "sanctions"/"sanction"."""
-    t = token
-    for suffix, repl in (("’s", ""), ("'s", ""), ("ies", "y"), ("ing", ""), ("ed", ""), ("es", ""), ("s", "")):
-        if t.endswith(suffix) and len(t) - len(suffix) >= 3:
-            t = t[: len(t) - len(suffix)] + repl
-            break
-    return t
-
-
-def same_word(a: str, b: str) -> bool:
-    """Stems match, or one word contains the other ("russia"/"russian", "danger"/"endanger")."""
-    if a == b:
-        return True
-    short, long_ = (a, b) if len(a) <= len(b) else (b, a)
-    if len(short) >= 5 and short in long_:
-        return True
-    if len(short) >= 3 and long_.startswith(short) and len(long_) - len(short) <= 2:
-        return True  # "vot"/"vote": what the light stemmer leaves of "voted"
-    n = 0
-    for x, y in zip(a, b):
-        if x != y:
-            break
-        n += 1
-    return n >= 6
-
-
-# raw token as matched -> (stemmed token, is a stopword); the stemmer runs once per distinct word
-_CACHE: dict[str, tuple[str, bool]] = {}
-_CACHE_LIMIT = 2_000_000
-
-
-def _normalise(raw: str) -> tuple[str, bool]:
-    t = raw.lower().replace("’", "'")
-    hit = (stem(t), t in STOPWORDS)
-    if len(_CACHE) >= _CACHE_LIMIT:
-        _CACHE.clear()
-    _CACHE[raw] = hit
-    return hit
-
-
-def tokenize(text: str, keep_stopwords: bool = False) -> list[str]:
-    cache = _CACHE
-    out = []
-    for raw in _TOKEN.findall(text):
-        hit = cache.get(raw) or _normalise(raw)
-        if keep_stopwords or not hit[1]:
-            out.append(hit[0])
-    return out
 
 
 def _token_ids(texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray, dict[str, int]]:
@@ -95,15 +33,15 @@ def _token_ids(texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray, dict[str, 
     get = raw_ids.get
     ids = array("i")
     counts = np.empty(len(texts), dtype=np.int64)  # raw tokens per text, stopwords included
-    cache = _CACHE
-    findall = _TOKEN.findall
+    cache = TOKEN_CACHE
+    findall = TOKEN.findall
     for i, text in enumerate(texts):
         raws = findall(text)
         row = list(map(get, raws))
         if None in row:
             for raw in raws:
                 if raw not in raw_ids:
-                    tok, stop = cache.get(raw) or _normalise(raw)
+                    tok, stop = cache.get(raw) or normalise(raw)
                     raw_ids[raw] = -1 if stop else vocab.setdefault(tok, len(vocab))
             row = list(map(get, raws))
         ids.extend(row)

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from rag.errors import ModelLoadError, RagError
-from rag.generate import Messages, word_probs
+from rag.generate.base import Messages, word_probs
 
 if TYPE_CHECKING:
     from llama_cpp import Llama

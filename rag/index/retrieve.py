@@ -7,10 +7,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from rag.embed import Embedder
-from rag.keyword import BM25Index, tokenize
+from rag.index.bm25 import BM25Index
+from rag.index.embed import Embedder
+from rag.index.store import IndexData
 from rag.schema import Passage
-from rag.store import IndexData
+from rag.text import tokenize
 
 log = logging.getLogger(__name__)
 

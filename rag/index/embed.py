@@ -80,7 +80,7 @@ class SentenceTransformerEmbedder:
             return None
         if self.device == "auto" and _cuda_visible():
             return None
-        from rag import bert_numpy
+        from rag.index import bert_numpy
 
         try:
             encoder = bert_numpy.load(self.model_path)
@@ -219,7 +219,7 @@ class HashEmbedder:
         self.calls += 1
         self.texts_embedded += len(texts)
         out = np.zeros((len(texts), self._dim), dtype=np.float32)
-        from rag.keyword import tokenize
+        from rag.text import tokenize
 
         for i, t in enumerate(texts):
             for tok in tokenize(t) or _TOKEN.findall(t.lower()):

@@ -4,7 +4,7 @@ Every sentence of the retrieved passages is scored by meaning (cosine of sentenc
 (IDF-weighted share of the question's terms it holds). The best ones become evidence units; a unit that
 opens by pointing back ("He said...", "Indeed, ...") takes the sentence before it along, so the reader and
 the citation both see what it points to. Whether the evidence answers the question is the model's call,
-checked by the code in `rag.answer`; nothing here looks at how a question is worded.
+checked by the code in `rag.answer.compose`; nothing here looks at how a question is worded.
 """
 
 from __future__ import annotations
@@ -23,10 +23,9 @@ from pathlib import Path
 
 import numpy as np
 
-from rag.embed import Embedder
-from rag.keyword import same_word, tokenize
+from rag.index.embed import Embedder
 from rag.schema import Document, Passage
-from rag.verify import COMMON_CAPITALISED
+from rag.text import COMMON_CAPITALISED, same_word, tokenize
 
 log = logging.getLogger(__name__)
 VECTORS_FILE = "sentence-vectors.npy"  # beside an index version: every sentence's vector, computed once

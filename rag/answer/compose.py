@@ -9,24 +9,23 @@ covered, is dropped. When nothing the model wrote survives, the evidence it cite
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import re
 import threading
 import time
-from collections import OrderedDict
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
 
 from rag import prompts
+from rag.answer.context import AnswerCache, IndexContext, replay
+from rag.answer.draft import Draft, attach_markers, draft_sentences, plain_start, strip_markers
+from rag.answer.evidence import Unit, unresolved_pronoun
+from rag.answer.followup import rewrite_query
+from rag.answer.verify import check_sentence
 from rag.errors import EmptyQuestionError
-from rag.evidence import EvidenceSelector, Unit, document_idf, unresolved_pronoun
-from rag.followup import rewrite_query
-from rag.keyword import tokenize
 from rag.pipeline_api import Stop
-from rag.schema import Answer, Citation, Document, Passage, StreamEvent
-from rag.verify import check_sentence, names_in
+from rag.schema import Answer, Citation, StreamEvent
+from rag.text import names_in, tokenize
 
 log = logging.getLogger(__name__)
 
@@ -38,94 +37,6 @@ REFUSAL_TEXT = re.compile(r"^\W*(none\b|no\b[^.]*\b(answer|information|mention)|
                           r"quotes)\s+(do|does|did)\s*n[o']t|there is no|it is not (mentioned|stated|said|clear)|"
                           r"(this|that) is not (mentioned|stated)|not (mentioned|stated|specified|given|provided)|"
                           r"i (do not|don't|cannot|can't) (know|find|answer))", re.I)
-_MARKERS = re.compile(r"\s*\[(\d+(?:\s*[,;]\s*\d+)*)\]")
-_LIST_LEAD = re.compile(r"^\s*(?:[-*•]|\d+[.)])\s+")
-# Openers that tie a sentence to one the reader cannot see; dropped from a sentence that starts the answer.
-_DANGLING = re.compile(r"^(indeed|but|and|however|still|so|yet|also|moreover|meanwhile|instead|thus|rather|"
-                       r"in fact|after all)\b,?\s+", re.I)
-
-
-@dataclass
-class Draft:
-    """What the model has written so far, and which of its sentences were already judged."""
-
-    text: str = ""
-    judged: int = 0  # complete sentences already verified
-    kept: list[tuple[str, list[int]]] = field(default_factory=list)  # (sentence without markers, unit indexes)
-    cited: list[int] = field(default_factory=list)  # units the model cited, verified or not, in order
-
-
-class IndexContext:
-    """What answering needs from one index version, computed once per version."""
-
-    def __init__(self, retriever, embedder, max_units: int) -> None:
-        self.retriever = retriever
-        data = retriever.data
-        self.documents: dict[str, Document] = data.documents
-        spans: dict[str, set[tuple[int, int]]] = {}
-        for c in data.chunks:
-            spans.setdefault(c.doc, set()).update((s.start, s.end) for s in c.sentences)
-        self.sentence_index = {d: sorted(s) for d, s in spans.items()}
-        self._sentences = [(d, a, b, self.documents[d].text[a:b]) for d, spans_ in self.sentence_index.items()
-                           for a, b in spans_ if d in self.documents]
-        # sentence-level document frequencies: chunks are too few in a small corpus to weigh words well
-        idf = document_idf([set(tokenize(t)) for *_, t in self._sentences])
-        self.selector = EvidenceSelector(embedder, idf, max_units=max_units)
-
-    def prefill(self, keep: bool = True) -> int:
-        """Embed every sentence now, when the corpus is small enough to keep them all: questions then pay
-        only for the query. With `keep`, the vectors are saved beside the index version and read back on the
-        next start. Returns how many sentences were embedded now (0 when they were read back)."""
-        vectors, folder = self.selector.vectors, self.retriever.data.path
-        if len(self._sentences) > vectors.capacity:
-            return 0
-        if keep and folder is not None and vectors.restore(folder, self._sentences):
-            return 0
-        matrix = vectors.get(self._sentences)
-        if keep and folder is not None:
-            vectors.save(folder, self._sentences, matrix)
-        return len(self._sentences)
-
-
-class AnswerCache:
-    """The events of recent complete answers, by (question, search query): answering is deterministic (greedy
-    decoding, fixed evidence), so a repeated question, such as an example button many people press, is replayed
-    instead of read again. Cleared whenever the index changes; stopped answers are not kept."""
-
-    def __init__(self, capacity: int) -> None:
-        self.capacity = max(0, capacity)
-        self._items: OrderedDict[tuple[str, str, int], list[StreamEvent]] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def get(self, key: tuple[str, str, int]) -> list[StreamEvent] | None:
-        with self._lock:
-            events = self._items.get(key)
-            if events is not None:
-                self._items.move_to_end(key)
-            return events
-
-    def put(self, key: tuple[str, str, int], events: list[StreamEvent]) -> None:
-        if not self.capacity:
-            return
-        with self._lock:
-            self._items[key] = events
-            self._items.move_to_end(key)
-            while len(self._items) > self.capacity:
-                self._items.popitem(last=False)
-
-    def clear(self) -> None:
-        with self._lock:
-            self._items.clear()
-
-
-def _replay(events: list[StreamEvent], t0: float) -> Iterator[StreamEvent]:
-    """A kept answer's events again; its timings say it was replayed and how long this call took."""
-    for event in events[:-1]:
-        yield event
-    answer = events[-1].data
-    ms = (time.perf_counter() - t0) * 1000
-    yield StreamEvent("answer", dataclasses.replace(answer, timings={"retrieve_ms": 0.0, "first_token_ms": ms,
-                                                                     "total_ms": ms, "cached": True}))
 
 
 class Answerer:
@@ -188,7 +99,7 @@ class Answerer:
         key = (question, query, id(ctx))  # an answer read from an index swapped out meanwhile is not kept
         cached = self._cache.get(key)
         if cached is not None:
-            yield from _replay(cached, t0)
+            yield from replay(cached, t0)
             return
         events = []
         for event in self._compute(question, notice, query, ctx, stop, t0):
@@ -306,11 +217,11 @@ class Answerer:
     def _judge(self, ctx: IndexContext, query: str, draft: Draft, units: Sequence[Unit], final: bool
                ) -> Iterator[tuple[str, list[int]]]:
         """Verify the sentences the model has completed since last time; yield those that hold up."""
-        sentences = _draft_sentences(draft.text)
+        sentences = draft_sentences(draft.text)
         complete = sentences if final else sentences[:-1]
         for raw in complete[draft.judged:]:
             draft.judged += 1
-            sentence, cited = _strip_markers(raw)
+            sentence, cited = strip_markers(raw)
             cited = [i - 1 for i in cited if 1 <= i <= len(units)]
             draft.cited += [i for i in cited if i not in draft.cited]
             if not sentence or REFUSAL_TEXT.match(sentence) or sentence.rstrip(".").endswith(":"):
@@ -368,8 +279,8 @@ class Answerer:
     @staticmethod
     def _attach_marks(sentence: str, sources: list[int], numbers: dict[int, int], first: bool) -> str:
         if first:
-            sentence = _plain_start(sentence)
-        return _attach(sentence, " ".join(f"[{numbers[i]}]" for i in sources))
+            sentence = plain_start(sentence)
+        return attach_markers(sentence, " ".join(f"[{numbers[i]}]" for i in sources))
 
     def _citation(self, ctx: IndexContext, n: int, u: Unit) -> Citation:
         d = ctx.documents[u.doc]
@@ -381,8 +292,8 @@ class Answerer:
         best = units[_best(units)]
         if best.dense < self.settings.closest_dense:
             return self.messages["refusal"], []
-        closest = _plain_start(" ".join(best.text.split()))
-        text = f"{self.messages['refusal']} {self.messages['refusal_closest']} {_attach(closest, '[1]')}"
+        closest = plain_start(" ".join(best.text.split()))
+        text = f"{self.messages['refusal']} {self.messages['refusal_closest']} {attach_markers(closest, '[1]')}"
         return text, [self._citation(ctx, 1, best)]
 
 
@@ -404,44 +315,3 @@ def _refusal_probability(gen, messages: list[dict]) -> float | None:
     return None if not probs else float(probs.get(REFUSAL_WORD, 0.0))
 
 
-def _draft_sentences(text: str) -> list[str]:
-    """Sentences of the draft with their [n] markers (a marker after the full stop belongs to the sentence)."""
-    from rag.segment import split_sentences
-
-    lines = [_LIST_LEAD.sub("", ln).replace("**", "").strip() for ln in text.splitlines()]
-    out: list[str] = []
-    for line in lines:
-        if not line:
-            continue
-        for s in split_sentences(line):
-            piece = line[s.start:s.end].strip()
-            if out and re.fullmatch(r"(\[\d+(?:\s*[,;]\s*\d+)*\]\s*)+[.]?", piece):
-                out[-1] += " " + piece  # "... later. [2]" split after the full stop
-            elif piece:
-                out.append(piece)
-    return out
-
-
-def _strip_markers(raw: str) -> tuple[str, list[int]]:
-    cited = [int(n) for m in _MARKERS.finditer(raw) for n in re.split(r"\s*[,;]\s*", m.group(1))]
-    sentence = _MARKERS.sub("", raw).strip()
-    sentence = re.sub(r"\s+([.!?,;:])", r"\1", sentence)
-    if sentence and sentence[-1] not in ".!?\"”":
-        sentence += "."
-    return sentence, cited
-
-
-def _plain_start(sentence: str) -> str:
-    """An answer does not open with a connective that points at a sentence the reader never saw."""
-    s = _DANGLING.sub("", sentence.strip(), count=1)
-    return s[:1].upper() + s[1:] if s else sentence
-
-
-def _attach(sentence: str, marks: str) -> str:
-    """Put citation markers before the final full stop: "... later [1]."."""
-    s = sentence.rstrip()
-    if not marks:
-        return s
-    if s.endswith((".", "!", "?")) and not s.endswith(("..", "”.", '".')):
-        return f"{s[:-1]} {marks}{s[-1]}"
-    return f"{s} {marks}"

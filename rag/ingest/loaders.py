@@ -8,22 +8,21 @@ from __future__ import annotations
 
 import codecs
 import datetime as dt
-import functools
 import hashlib
 import io
 import logging
 import os
 import re
 from collections.abc import Sequence
-from dataclasses import replace, dataclass
-from html.parser import HTMLParser
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from rag.clean import clean_article, rejoin_wrapped_lines
 from rag.errors import LoadError
+from rag.ingest.clean import clean_article, rejoin_wrapped_lines
+from rag.ingest.html_text import html_fallback, trafilatura_module
 from rag.schema import Document
 
 log = logging.getLogger(__name__)
@@ -177,23 +176,12 @@ def _as_date(v: Any) -> str:
     return m.group(0) if m else s
 
 
-@functools.cache
-def _trafilatura() -> Any:
-    """The trafilatura module, or None (warned once) when it can't be imported."""
-    try:
-        import trafilatura
-    except ImportError as e:  # e.g. jusText needs the separate lxml_html_clean package
-        log.warning("trafilatura unavailable (%s); using plain HTML text extraction", " ".join(str(e).split()))
-        return None
-    return trafilatura
-
-
 def _load_html(data: bytes, path: Path) -> dict[str, Any]:
     """trafilatura for the main text and metadata; a streaming html.parser pass when it finds nothing or is missing."""
     if _looks_binary(data):
         raise LoadError("binary file, not text")
     text, title, author, published = "", "", "", ""
-    trafilatura = _trafilatura()
+    trafilatura = trafilatura_module()
     if trafilatura is not None:
         try:
             extracted = trafilatura.extract(data, favor_precision=True, include_comments=False)
@@ -209,77 +197,9 @@ def _load_html(data: bytes, path: Path) -> dict[str, Any]:
             log.warning("%s: trafilatura failed (%s); using plain text extraction", path, e)
             text = ""
     if not text:
-        text, soup_title = _html_fallback(data)
+        text, soup_title = html_fallback(data)
         title = title or soup_title
     return {"text": text, "title": title, "author": author, "published": _as_date(published)}
-
-
-_BLOCK_TAGS = frozenset({
-    "p", "div", "section", "article", "main", "header", "footer", "aside", "nav", "h1", "h2", "h3", "h4", "h5", "h6",
-    "li", "ul", "ol", "blockquote", "pre", "table", "tr", "td", "th", "figure", "figcaption", "dd", "dt", "dl", "hr",
-})
-_HIDDEN_TAGS = frozenset({"script", "style", "noscript", "template", "svg", "iframe", "object"})
-
-
-class _TextParser(HTMLParser):
-    """Streaming visible-text collector: no tree, so nesting depth costs neither recursion nor memory."""
-
-    def __init__(self) -> None:
-        super().__init__(convert_charrefs=True)
-        self.hidden = 0
-        self.in_title = False
-        self.title: list[str] = []
-        self.depth = {"article": 0, "main": 0}
-        self.parts: dict[str, list[str]] = {"article": [], "main": [], "body": []}
-
-    def _emit(self, s: str) -> None:
-        for region in ("article", "main"):
-            if self.depth[region]:
-                self.parts[region].append(s)
-        self.parts["body"].append(s)
-
-    def handle_starttag(self, tag: str, attrs: list) -> None:
-        if tag in _HIDDEN_TAGS:
-            self.hidden += 1
-        elif tag == "title":
-            self.in_title = True
-        elif tag in self.depth:
-            self.depth[tag] += 1
-        if tag in _BLOCK_TAGS:
-            self._emit("\n\n")
-        elif tag == "br":
-            self._emit("\n")
-
-    def handle_endtag(self, tag: str) -> None:
-        if tag in _HIDDEN_TAGS:
-            self.hidden = max(0, self.hidden - 1)
-        elif tag == "title":
-            self.in_title = False
-        elif tag in self.depth:
-            self.depth[tag] = max(0, self.depth[tag] - 1)
-        if tag in _BLOCK_TAGS:
-            self._emit("\n\n")
-
-    def handle_data(self, data: str) -> None:
-        if self.in_title:
-            self.title.append(data)
-        elif not self.hidden:
-            self._emit(data)
-
-
-def _html_fallback(data: bytes) -> tuple[str, str]:
-    """Visible text of <article>, else <main>, else the page; one paragraph per block element."""
-    from bs4.dammit import UnicodeDammit
-
-    p = _TextParser()
-    p.feed(UnicodeDammit(data, is_html=True).unicode_markup or "")
-    p.close()
-    for region in ("article", "main", "body"):
-        paras = (" ".join(x.split()) for x in re.split(r"\n\s*\n", "".join(p.parts[region])))
-        text = "\n\n".join(x for x in paras if x)
-        if text:
-            return text, " ".join("".join(p.title).split())
-    return "", " ".join("".join(p.title).split())
 
 
 def _load_pdf(data: bytes, path: Path) -> dict[str, Any]:

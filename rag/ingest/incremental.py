@@ -12,32 +12,27 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
 import shutil
-import stat
 import time
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from rag.embed import Embedder
-from rag.errors import DocumentNotFoundError, IndexCorruptError, IndexMismatchError, LoadError
-from rag.loaders import DEFAULT_MAX_BYTES, Skipped, load_file, load_paths
+from rag.errors import DocumentNotFoundError, IndexCorruptError, IndexMismatchError
+from rag.index.embed import Embedder
+from rag.index.faiss_index import build_faiss
+from rag.index.store import FORMAT_VERSION, IndexData, IndexStore, check_compatible, check_file_sizes
+from rag.ingest.loaders import DEFAULT_MAX_BYTES
+from rag.ingest.scan import loader_signature, raw_text_hash, scan_paths
+from rag.ingest.segment import SEGMENTER_NAME, chunk_document
 from rag.schema import Chunk, Document, IngestReport
-from rag.segment import SEGMENTER_NAME, chunk_document
-from rag.store import FORMAT_VERSION, IndexData, IndexStore, build_faiss, check_compatible, check_file_sizes
 
 log = logging.getLogger(__name__)
 
 Progress = Callable[[int, int, str], None]
-
-# A file whose mtime or ctime is this close to the moment it was scanned may still change within the same
-# timestamp tick without its stat changing ("racily clean", as git calls it): its stat is not trusted, so
-# the next ingest reads it. Coarse file systems (FAT: 2 s mtimes) are covered too.
-RACY_NS = 2_000_000_000
 
 
 def chunker_settings(chunk_words: int, overlap: int) -> dict:
@@ -53,178 +48,9 @@ def text_hash(text: str) -> str:
     return hashlib.sha256(" ".join(text.split()).encode("utf-8")).hexdigest()
 
 
-def raw_text_hash(text: str) -> str:
-    """The hash `load_paths` uses to drop exact duplicates within one load."""
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
-
-
-_LOADER_SIGNATURE: str | None = None
-
-
-def loader_signature() -> str:
-    """Identifies the code that turns files into documents: when it changes, no file's stat is trusted."""
-    global _LOADER_SIGNATURE
-    if _LOADER_SIGNATURE is None:
-        import rag.clean
-        import rag.loaders
-
-        h = hashlib.sha256()
-        for mod in (rag.loaders, rag.clean):
-            try:
-                h.update(Path(mod.__file__).read_bytes())
-            except (OSError, TypeError):
-                h.update(b"?")
-        _LOADER_SIGNATURE = h.hexdigest()[:24]
-    return _LOADER_SIGNATURE
-
-
-def _doc_id_for(src: str, fallback: str, base_resolved: Path | None) -> str:
-    """Ids are paths relative to the data folder when a file lives there, so uploads keep one id."""
-    if base_resolved is not None and src:
-        try:
-            return Path(src).resolve().relative_to(base_resolved).as_posix()
-        except ValueError:
-            pass
-    return fallback
-
-
-def _doc_id(d: Document, base: Path | None) -> str:
-    return _doc_id_for(d.meta.get("path", ""), d.doc, base.resolve() if base is not None else None)
-
-
 def _under(path: str, roots: list[Path]) -> bool:
     p = Path(path)
     return any(p == r or r in p.parents for r in roots)
-
-
-def _stat_signature(st: os.stat_result, scan_ns: int) -> dict[str, int] | None:
-    """size, mtime and ctime; None for a file changed too recently for its stat to be trusted."""
-    if max(st.st_mtime_ns, st.st_ctime_ns) > scan_ns - RACY_NS:
-        return None
-    return {"size": st.st_size, "mtime_ns": st.st_mtime_ns, "ctime_ns": st.st_ctime_ns}
-
-
-@dataclass
-class _Found:
-    """One file of the scanned paths that yields a document."""
-
-    doc_id: str
-    path: str  # absolute path, as load_paths records it in meta["path"]
-    stat: dict[str, int] | None
-    raw_sha256: str
-    doc: Document | None  # None: unchanged according to its stat, not read
-
-
-def _scan(paths: Sequence[Path], old_docs: dict[str, dict], base: Path | None, max_bytes: int,
-          trust_stats: bool, scan_ns: int) -> tuple[list[_Found], list[Skipped]]:
-    """What `load_paths` returns (same walk, order, ids, duplicate and skip rules), except that files whose
-    stat matches the manifest are not read."""
-    try:
-        from rag.loaders import _walk
-    except ImportError:  # the loaders changed shape: load everything the documented way
-        _walk = None
-    if _walk is None:
-        docs, skipped = load_paths(list(paths), max_bytes=max_bytes)
-        base_r = base.resolve() if base is not None else None
-        found = []
-        for d in docs:
-            src = d.meta.get("path", "")
-            st = _safe_stat(src)
-            found.append(_Found(_doc_id_for(src, d.doc, base_r), src,
-                                _stat_signature(st, scan_ns) if st else None, raw_text_hash(d.text), d))
-        return found, skipped
-
-    skipped: list[Skipped] = []
-    candidates: list[tuple[Path, str]] = []
-    for raw in paths:
-        p = Path(raw)
-        if p.is_dir():
-            candidates.extend(_walk(p, skipped))
-        elif p.is_file():
-            candidates.append((p, p.name))
-        elif p.is_symlink():
-            skipped.append(Skipped(str(p), "broken symlink"))
-        else:
-            skipped.append(Skipped(str(p), "not found"))
-
-    ids = _IdMaker(base)
-    by_path = {info.get("path", ""): doc_id for doc_id, info in old_docs.items()} if trust_stats else {}
-    found: list[_Found] = []
-    by_hash: dict[str, str] = {}
-    by_id: dict[str, str] = {}
-    for p, rid in candidates:
-        if rid in by_id:
-            skipped.append(Skipped(str(p), f"document id '{rid}' already used by {by_id[rid]}"))
-            continue
-        abspath = os.path.abspath(p)  # normalised: the same string as str(Path(os.path.abspath(p)))
-        doc_id, st = ids.make(abspath, rid)
-        sig = _stat_signature(st, scan_ns) if st is not None else None
-        old_id = by_path.get(abspath)
-        info = old_docs.get(old_id) if old_id is not None else None
-        if (info is not None and old_id == doc_id and sig is not None and info.get("stat") == sig
-                and sig["size"] <= max_bytes and info.get("raw_sha256")):
-            digest = info["raw_sha256"]
-            if digest in by_hash:
-                skipped.append(Skipped(str(p), f"duplicate of {by_hash[digest]}"))
-                continue
-            by_hash[digest] = rid
-            by_id[rid] = str(p)
-            found.append(_Found(doc_id, abspath, sig, digest, None))
-            continue
-        try:
-            doc = load_file(p, rid, max_bytes=max_bytes)
-        except LoadError as e:
-            skipped.append(Skipped(str(p), str(e)))
-            continue
-        except Exception as e:  # noqa: BLE001 - one broken file must not stop the rest
-            log.exception("unexpected error loading %s", p)
-            skipped.append(Skipped(str(p), f"unexpected error: {type(e).__name__}: {e}"))
-            continue
-        digest = raw_text_hash(doc.text)
-        if digest in by_hash:
-            skipped.append(Skipped(str(p), f"duplicate of {by_hash[digest]}"))
-            continue
-        by_hash[digest] = rid
-        by_id[rid] = str(p)
-        found.append(_Found(doc_id, abspath, sig, digest, replace(doc, meta={**doc.meta, "path": abspath})))
-    for s in skipped:
-        log.info("skipped %s: %s", s.path, s.reason)
-    return found, skipped
-
-
-class _IdMaker:
-    """`_doc_id_for` and a stat for many files, with one system call per file: realpath resolves each
-    directory once, and only symlinked files are resolved on their own."""
-
-    def __init__(self, base: Path | None) -> None:
-        self.base = str(base.resolve()) if base is not None else None
-        self.prefix = None if self.base is None else (self.base if self.base.endswith(os.sep) else self.base + os.sep)
-        self.dirs: dict[str, str] = {}
-
-    def make(self, abspath: str, fallback: str) -> tuple[str, os.stat_result | None]:
-        try:
-            st = os.lstat(abspath)
-        except OSError:
-            return _doc_id_for(abspath, fallback, Path(self.base) if self.base else None), None
-        if stat.S_ISLNK(st.st_mode):
-            real = os.path.realpath(abspath)
-            st = _safe_stat(abspath)
-        else:
-            head, tail = os.path.split(abspath)
-            real_dir = self.dirs.get(head)
-            if real_dir is None:
-                real_dir = self.dirs[head] = os.path.realpath(head)
-            real = os.path.join(real_dir, tail)
-        if self.prefix is not None and real.startswith(self.prefix):
-            return real[len(self.prefix):].replace(os.sep, "/"), st
-        return fallback, st
-
-
-def _safe_stat(path) -> os.stat_result | None:
-    try:
-        return os.stat(path)
-    except (OSError, ValueError):
-        return None
 
 
 class _Rebuild(Exception):
@@ -293,7 +119,7 @@ def _ingest_locked(paths: Sequence[Path], store: IndexStore, embedder: Embedder,
     manifest = None if rebuild else _previous_manifest(store, embedder.name, chunker, report)
     old_info: dict[str, dict] = {} if manifest is None else manifest.get("documents", {})
     trust_stats = manifest is not None and manifest.get("loader") == loader_signature()
-    found, skipped = _scan(paths, old_info, base, max_bytes, trust_stats, scan_ns)
+    found, skipped = scan_paths(paths, old_info, base, max_bytes, trust_stats, scan_ns)
     report.skipped.extend((s.path, s.reason) for s in skipped)
 
     unchanged: list[str] = []  # ids whose stored document and chunks are kept as they are

@@ -43,7 +43,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-from rag.keyword import STOPWORDS
+from rag.text import STOPWORDS
 
 CHAIN_TERMS = 12  # at most this many inherited terms, however long the chain of follow-ups
 

@@ -13,20 +13,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from rag.keyword import STOPWORDS, same_word, tokenize
+from rag.text import names_in, same_word, tokenize
 
 NEGATION = re.compile(r"\b(not|no|never|none|nobody|nothing|neither|nor|cannot|can't|won't|didn't|doesn't|"
                       r"don't|isn't|wasn't|aren't|weren't|hasn't|haven't|without)\b|n[’']t\b", re.I)
-_NAME_WORD = re.compile(r"\b[A-Z][\w’'\-]*")
 # a number with what is glued to it ("5-4", "$3.2M", "1960s") and a scale word after it ("$3.2 million")
 _NUM_PHRASE = re.compile(r"[$€£]?\d[\w$€£%.,/:–-]*(?:\s(?:million|billion|trillion|thousand|hundred|percent)\b)?",
                          re.I)
 _QUOTED = re.compile(r"[“\"]([^”\"]{3,})[”\"]")
-COMMON_CAPITALISED = {w.capitalize() for w in STOPWORDS} | {
-    "The", "A", "An", "In", "On", "At", "As", "But", "And", "Or", "So", "Yet", "If", "When", "While", "After",
-    "Before", "Since", "According", "However", "Still", "Also", "It", "Its", "This", "That", "These", "Those",
-    "He", "She", "They", "We", "I", "His", "Her", "Their", "Our", "My", "Yes", "No", "Mr", "Mrs", "Ms", "Dr",
-}
 
 
 # Words of a model talking about its instructions ("the quote provided by the user") rather than the news.
@@ -44,16 +38,6 @@ class Support:
 
 def content_terms(text: str) -> set[str]:
     return set(tokenize(text))
-
-
-def names_in(text: str) -> set[str]:
-    """Capitalised words that are not sentence-initial function words: people, places, organisations, months."""
-    out = set()
-    for m in _NAME_WORD.finditer(text):
-        w = re.sub(r"[’'](s)?$", "", m.group(0))
-        if w and w not in COMMON_CAPITALISED and len(w) > 1:
-            out.add(w)
-    return out
 
 
 def number_phrases(text: str) -> set[str]:
@@ -143,7 +127,7 @@ def _matched(terms: set[str], source: set[str]) -> set[str]:
 
 def split_answer(text: str) -> list[str]:
     """Sentences of the model's answer, with any [n] markers it wrote removed (we add our own)."""
-    from rag.segment import split_sentences
+    from rag.ingest.segment import split_sentences
 
     text = re.sub(r"\s*\[\d+\]", "", text).strip()
     return [text[s.start : s.end] for s in split_sentences(text)]

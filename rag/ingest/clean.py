@@ -5,7 +5,7 @@ The body is never rewritten: paragraphs are only re-flowed (line breaks -> space
 non-body blocks are dropped, each recorded in `CleanResult.removed` with its reason, so every
 body sentence stays findable verbatim in `CleanResult.text`.
 
-    python -m rag.clean RAW_FILE [--report]   # print the cleaned body (data/*.md are made this way)
+    python -m rag.ingest.clean RAW_FILE [--report]   # print the cleaned body (data/*.md are made this way)
 """
 
 from __future__ import annotations
@@ -230,7 +230,7 @@ def _position(raw: str, removed: str) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m rag.clean", description="Print the cleaned body of a raw article.")
+    ap = argparse.ArgumentParser(prog="python -m rag.ingest.clean", description="Print the cleaned body of a raw article.")
     ap.add_argument("raw_file", type=Path)
     ap.add_argument("--report", action="store_true", help="also print title, dek and removed blocks to stderr")
     args = ap.parse_args(argv)

@@ -1,0 +1,246 @@
+"""`rag eval` (quality against a question set) and `rag bench answer|ingest|search|coldstart` (speed and memory)."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+
+from rag.cli.root import cli, friendly, pipeline_of
+from rag.evaluate import SPLITS, TYPES, EvalItem, EvalReport, RunInfo
+from rag.pipeline_api import PipelineAPI
+from rag.settings import Settings
+
+
+@cli.command("eval")
+@click.argument("path", type=click.Path(exists=True, path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+@click.option("--k", "k", default=5, show_default=True, help="Passages that count for evidence recall.")
+@click.option("--split", type=click.Choice(SPLITS), default="all", show_default=True,
+              help="Half of the questions, by a hash of their id: fit thresholds and prompts on one, report the other.")
+@click.option("--type", "types", multiple=True, type=click.Choice(TYPES),
+              help="Only questions of this type (repeatable).")
+@click.option("--limit", type=click.IntRange(1, None), default=None, help="Only the first N questions (after the filters).")
+@click.option("--index-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="For a set folder: keep its corpus index here and reuse it next time (default: a temporary folder).")
+@click.option("--out", "out_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Write one JSON line per question: answer, quotes and scores, for error analysis.")
+@click.pass_context
+@friendly
+def eval_cmd(ctx: click.Context, path: Path, as_json: bool, k: int, split: str, types: tuple[str, ...],
+             limit: int | None, index_dir: Path | None, out_path: Path | None) -> None:
+    """Measure retrieval, answers, citations and refusals on a set of questions.
+
+    PATH is a JSONL file of questions about the configured index, or a folder with questions.jsonl and
+    corpus/ (indexed on its own, in a temporary folder unless --index-dir is given). Ctrl-C stops the run
+    and prints the report for the questions answered so far."""
+    from rag.evaluate import check_writable_outside, corpus_pipeline, load_eval, open_eval_set, select_items
+
+    if out_path is not None and not out_path.parent.is_dir():
+        raise click.ClickException(f"--out {out_path}: the folder {out_path.parent} does not exist.")
+    evset = open_eval_set(path)
+    items = load_eval(evset.questions)
+    selected = select_items(items, split, types, limit)
+    if not selected:
+        raise click.ClickException(f"No questions in {path} match --split {split}"
+                                   + "".join(f" --type {t}" for t in types) + ".")
+    run = RunInfo(source=str(path), split=split, types=types, limit=limit, in_set=len(items), selected=len(selected))
+    if evset.corpus is None:
+        if index_dir is not None:
+            raise click.ClickException("--index-dir is for a set folder with its own corpus; "
+                                       "a .jsonl file is run against the configured index.")
+        report = _eval_run(pipeline_of(ctx), selected, k, run, out_path)
+    else:
+        for where, what in ((index_dir, "--index-dir"), (out_path, "--out")):
+            if where is not None:
+                check_writable_outside(where, evset.path, what)
+        with corpus_pipeline(ctx.obj["settings"], evset.corpus, index_dir, factory=ctx.obj.get("pipeline_factory"),
+                             progress=_eval_ingest_bar()) as (pipeline, ingest_report):
+            click.echo(f"indexed {evset.corpus}: {ingest_report.summary()}", err=True)
+            report = _eval_run(pipeline, selected, k, run, out_path)
+    if as_json:
+        click.echo(json.dumps(report.to_dict(), ensure_ascii=False, indent=2))
+    else:
+        click.echo(report.heading())
+        click.echo(report.table())
+    if report.interrupted:
+        ctx.exit(130)
+
+
+def _eval_ingest_bar():
+    """A progress callback for the corpus ingest: a tqdm bar on stderr, opened at the first report."""
+    from tqdm import tqdm
+
+    bars: dict = {}
+
+    def progress(done: int, total: int, label: str) -> None:
+        bar = bars.get(label)
+        if bar is None:
+            bar = bars[label] = tqdm(total=total, desc=f"index: {label}", unit="chunk", file=sys.stderr)
+        bar.update(done - bar.n)
+        if done >= total:
+            bar.close()
+
+    return progress
+
+
+def _eval_run(pipeline: PipelineAPI, items: list[EvalItem], k: int, run: RunInfo, out_path: Path | None
+              ) -> EvalReport:
+    """Answer and score `items` with a progress bar, writing each result to `out_path` as it comes;
+    Ctrl-C ends the loop with the report of what was answered (marked interrupted), not a traceback."""
+    from contextlib import nullcontext
+
+    from tqdm import tqdm
+
+    from rag.evaluate import item_split, score_items
+
+    pipeline.warm_up()
+    report = EvalReport(k=k, run=run)
+    out = out_path.open("w", encoding="utf-8") if out_path is not None else nullcontext()
+    with out as fh, tqdm(total=len(items), desc="eval", unit="q", file=sys.stderr) as bar:
+        try:
+            for r in score_items(pipeline, items, k):
+                report.items.append(r)
+                if fh is not None:
+                    fh.write(json.dumps({**r.to_dict(), "split": item_split(r.id)}, ensure_ascii=False) + "\n")
+                    fh.flush()
+                bar.update(1)
+        except KeyboardInterrupt:
+            report.interrupted = True
+    return report
+
+
+def _json_safe(x):
+    """NaN and infinity become null, so the output is strict JSON."""
+    if isinstance(x, float) and (x != x or x in (float("inf"), float("-inf"))):
+        return None
+    if isinstance(x, dict):
+        return {str(k): _json_safe(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [_json_safe(v) for v in x]
+    if isinstance(x, Path):
+        return str(x)
+    return x
+
+
+def _emit(result, as_json: bool) -> None:
+    if as_json:
+        click.echo(json.dumps(_json_safe(result.to_dict()), ensure_ascii=False, indent=2))
+    else:
+        click.echo(result.table())
+
+
+def _bench_embedder(settings: Settings, kind: str, workers: int = 1):
+    if kind == "hash":
+        from rag.index.embed import HashEmbedder
+
+        return HashEmbedder(dim=384)
+    from rag.index.embed import make_embedder
+
+    return make_embedder(settings, workers=workers)
+
+
+def _sizes(raw: str) -> list[int]:
+    out = []
+    for part in raw.split(","):
+        part = part.strip().lower().replace("_", "")
+        if not part:
+            continue
+        mult = {"k": 1_000, "m": 1_000_000}.get(part[-1], 1)
+        try:
+            n = int(float(part[:-1] if mult > 1 else part) * mult)
+        except ValueError:
+            raise click.BadParameter(f"{part!r} is not a number of chunks (e.g. 10000,100k,1M)") from None
+        if n < 100:
+            raise click.BadParameter(f"{n} chunks is too few to measure (at least 100)")
+        out.append(n)
+    if not out:
+        raise click.BadParameter("give at least one size")
+    return out
+
+
+@cli.group("bench")
+def bench_group() -> None:
+    """Measure answers, ingest and search (ratios against a baseline taken in the same run)."""
+
+
+@bench_group.command("answer")
+@click.option("--file", "file", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Questions, one JSON object per line (default: tests/fixtures/dev.jsonl).")
+@click.option("--repeat", default=1, show_default=True, type=click.IntRange(1, 100), help="Passes over the questions.")
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+@click.pass_context
+@friendly
+def bench_answer_cmd(ctx: click.Context, file: Path | None, repeat: int, as_json: bool) -> None:
+    """Time to first token and to the full answer (p50/p95), generator tokens/s, and the pipeline's
+    overhead against the same generator called directly on the same prompts."""
+    from rag.bench import DEFAULT_QUESTIONS, bench_answer
+
+    file = file or DEFAULT_QUESTIONS
+    if not file.is_file():
+        raise click.ClickException(f"No question file at {file}: pass one with --file.")
+    _emit(bench_answer(ctx.obj["settings"], file=file, repeat=repeat, progress=sys.stderr.isatty()), as_json)
+
+
+@bench_group.command("ingest")
+@click.option("--docs", default=1000, show_default=True, type=click.IntRange(1, 10_000_000),
+              help="Synthetic documents to build from the bundled articles' sentences.")
+@click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 64), help="Embedding processes.")
+@click.option("--embedder", "embedder_kind", type=click.Choice(["model", "hash"]), default="model",
+              show_default=True, help="'hash': a fake embedder, to time everything but the model.")
+@click.option("--baseline-chunks", default=2000, show_default=True, type=click.IntRange(0, None),
+              help="Chunk texts (a random sample) for the raw-encode baseline; 0 = all.")
+@click.option("--workdir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Where to write the corpus and index (default: a temporary folder, removed afterwards).")
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+@click.pass_context
+@friendly
+def bench_ingest_cmd(ctx: click.Context, docs: int, workers: int, embedder_kind: str, baseline_chunks: int,
+                     workdir: Path | None, as_json: bool) -> None:
+    """Ingest throughput against raw SentenceTransformer.encode on the same chunks, and no-change re-ingest time."""
+    from rag.bench import bench_ingest
+
+    settings: Settings = ctx.obj["settings"]
+    embedder = _bench_embedder(settings, embedder_kind, workers)
+    try:
+        result = bench_ingest(settings, docs, workers=workers, embedder=embedder, baseline_chunks=baseline_chunks,
+                              workdir=workdir, progress=sys.stderr.isatty())
+    finally:
+        close = getattr(embedder, "close", None)
+        if close:
+            close()
+    _emit(result, as_json)
+
+
+@bench_group.command("search")
+@click.option("--chunks", "sizes", default="10000,100000,1000000", show_default=True,
+              help="Corpus sizes, comma-separated (10k, 1M also work).")
+@click.option("--queries", default=100, show_default=True, type=click.IntRange(5, 10_000))
+@click.option("--embedder", "embedder_kind", type=click.Choice(["model", "hash"]), default="model",
+              show_default=True, help="'hash': a fake embedder (vectors without realistic structure).")
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+@click.pass_context
+@friendly
+def bench_search_cmd(ctx: click.Context, sizes: str, queries: int, embedder_kind: str, as_json: bool) -> None:
+    """Index build time, dense/keyword/hybrid latency, recall@10 against exact search and memory per chunk,
+    on synthetic corpora (see the notes in the output)."""
+    from rag.bench import bench_search
+
+    settings: Settings = ctx.obj["settings"]
+    result = bench_search(_sizes(sizes), settings=settings, embedder=_bench_embedder(settings, embedder_kind),
+                          queries=queries, progress=sys.stderr.isatty())
+    _emit(result, as_json)
+
+
+@bench_group.command("coldstart")
+@click.option("--question", default="Why did Putin enter Syria?", show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+@click.pass_context
+@friendly
+def bench_coldstart_cmd(ctx: click.Context, question: str, as_json: bool) -> None:
+    """Time from starting `rag serve` to its first answer, and the server's peak memory."""
+    from rag.bench import bench_cold_start
+
+    _emit(bench_cold_start(ctx.obj["settings"], question), as_json)
