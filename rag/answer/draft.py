@@ -9,11 +9,7 @@ from dataclasses import dataclass, field
 from rag.ingest.segment import split_sentences
 
 _MARKERS = re.compile(r"\s*\[(\d+(?:\s*[,;]\s*\d+)*)\]")
-
-
 _LIST_LEAD = re.compile(r"^\s*(?:[-*•]|\d+[.)])\s+")
-
-
 # Openers that tie a sentence to one the reader cannot see; dropped from a sentence that starts the answer.
 _DANGLING = re.compile(r"^(indeed|but|and|however|still|so|yet|also|moreover|meanwhile|instead|thus|rather|"
                        r"in fact|after all)\b,?\s+", re.I)

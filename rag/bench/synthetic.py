@@ -28,8 +28,6 @@ def sentence_pool(source: Path) -> list[list[str]]:
 
 
 _CONSONANTS = "bcdfghjklmnprstvz"
-
-
 _VOWELS = "aeiou"
 
 

@@ -17,20 +17,10 @@ log = logging.getLogger(__name__)
 
 
 TYPES = ("factoid", "why", "who-said", "multi-hop", "comparison", "unanswerable")
-
-
 UNANSWERABLE = "unanswerable"
-
-
 SPLITS = ("fit", "report", "all")
-
-
 SPLIT_RULE = "sha1(id): even last byte -> fit, odd -> report"
-
-
 QUESTIONS_FILE = "questions.jsonl"
-
-
 CORPUS_DIR = "corpus"
 
 

@@ -16,8 +16,6 @@ import numpy as np
 # building it for a million chunks takes many minutes on 2 cores and every ingest rebuilds the index;
 # IVF builds in about a minute. Parameters by size: see `ivf_params`; measured with `rag bench search`.
 FLAT_LIMIT = 100_000
-
-
 IVF_TRAIN_PER_LIST = 40  # k-means training points per cell (faiss warns below 39)
 
 
