@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 from rag_testdata import ARTICLES, write_article
 
+import rag.ingest.loaders
 import rag.ingest.scan
 from rag.generate.base import ScriptedGenerator
 from rag.index.bm25 import BM25Index
@@ -35,13 +36,13 @@ def trusted_stats(monkeypatch):
 def reads(monkeypatch):
     """Counts the files ingest actually opens."""
     opened = []
-    real = rag.ingest.load_file
+    real = rag.ingest.loaders.load_file
 
     def counting(path, *a, **k):
         opened.append(os.path.basename(str(path)))
         return real(path, *a, **k)
 
-    monkeypatch.setattr(rag.ingest.scan, "load_file", counting)
+    monkeypatch.setattr(rag.ingest.loaders, "load_file", counting)
     return opened
 
 

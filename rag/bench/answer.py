@@ -4,7 +4,6 @@ overhead ratio), with first-token and total times per question."""
 from __future__ import annotations
 
 import contextlib
-import logging
 import math
 import time
 from collections.abc import Iterator, Sequence
@@ -12,8 +11,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from rag.bench.common import DEFAULT_QUESTIONS, Result, fmt, machine, md_table, progress_bar, spread
-
-log = logging.getLogger(__name__)
 
 
 class _TimedGenerator:

@@ -4,7 +4,6 @@ timed to its first answer, with peak memory."""
 from __future__ import annotations
 
 import contextlib
-import logging
 import os
 import sys
 import tempfile
@@ -14,9 +13,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from rag.bench.common import Result, machine, md_table
-
-log = logging.getLogger(__name__)
-
 
 # What `rag serve` did before the cold-start work, for the same-run baseline: sentence-transformers embeds the
 # question, the reader's prompt prefix and the evidence-sentence vectors are computed at every start, and llama.cpp

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import contextlib
 import gc
-import logging
 import math
 import os
 import sys
@@ -15,8 +14,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-
-log = logging.getLogger(__name__)
 
 DEFAULT_QUESTIONS = Path("tests/fixtures/dev.jsonl")
 

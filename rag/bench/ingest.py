@@ -3,7 +3,6 @@ no-change / one-changed re-ingest times."""
 
 from __future__ import annotations
 
-import logging
 import shutil
 import tempfile
 import time
@@ -14,8 +13,6 @@ import numpy as np
 
 from rag.bench.common import Result, fmt, machine, md_table, percentile, progress_bar
 from rag.bench.synthetic import write_synthetic_corpus
-
-log = logging.getLogger(__name__)
 
 
 @dataclass

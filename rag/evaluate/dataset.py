@@ -5,16 +5,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from rag.errors import RagError
-
-log = logging.getLogger(__name__)
-
 
 TYPES = ("factoid", "why", "who-said", "multi-hop", "comparison", "unanswerable")
 UNANSWERABLE = "unanswerable"

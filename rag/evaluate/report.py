@@ -3,15 +3,11 @@ markdown table `rag eval` prints."""
 
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass, field
 from typing import Any
 
 from rag.evaluate.dataset import SPLIT_RULE, TYPES
 from rag.evaluate.score import ItemResult, aggregate
-
-log = logging.getLogger(__name__)
-
 
 PERCENTILE_METHOD = "linear interpolation between closest ranks (numpy default)"
 

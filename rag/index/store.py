@@ -189,11 +189,7 @@ class IndexStore:
             data.manifest["faiss"] = describe_faiss(index)
             data.manifest["index_type"] = data.manifest["faiss"]["type"]
             data.manifest["files"] = {name: (tmp / name).stat().st_size for name in VERSION_FILES}
-            _write(tmp / "manifest.json", json.dumps(data.manifest, indent=2, ensure_ascii=False).encode())
-            _fsync_dir(tmp)
-            final = self.root / f"v-{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:6]}"
-            os.rename(tmp, final)
-            _fsync_dir(self.root)
+            final = self._publish(tmp, data.manifest)
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)
             raise
@@ -223,16 +219,22 @@ class IndexStore:
             old_files = self._read_json(src / "manifest.json").get("files")
             if old_files:
                 manifest["files"] = old_files
-            _write(tmp / "manifest.json", json.dumps(manifest, indent=2, ensure_ascii=False).encode())
-            _fsync_dir(tmp)
-            final = self.root / f"v-{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:6]}"
-            os.rename(tmp, final)
-            _fsync_dir(self.root)
+            final = self._publish(tmp, manifest)
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)
             raise
         self._switch(final.name)
         self._remove_old_versions(keep=final.name)
+        return final
+
+    def _publish(self, tmp: Path, manifest: dict[str, Any]) -> Path:
+        """Write the manifest into a filled temporary folder and move it into place as a version folder (not yet
+        the live one: that is `_switch`). Nothing before the manifest counts: a folder with one is complete."""
+        _write(tmp / "manifest.json", json.dumps(manifest, indent=2, ensure_ascii=False).encode())
+        _fsync_dir(tmp)
+        final = self.root / f"v-{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:6]}"
+        os.rename(tmp, final)
+        _fsync_dir(self.root)
         return final
 
     def _switch(self, name: str) -> None:

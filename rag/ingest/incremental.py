@@ -25,8 +25,8 @@ from rag.errors import DocumentNotFoundError, IndexCorruptError, IndexMismatchEr
 from rag.index.embed import Embedder
 from rag.index.faiss_index import build_faiss
 from rag.index.store import FORMAT_VERSION, IndexData, IndexStore, check_compatible, check_file_sizes
-from rag.ingest.loaders import DEFAULT_MAX_BYTES
-from rag.ingest.scan import loader_signature, raw_text_hash, scan_paths
+from rag.ingest.loaders import DEFAULT_MAX_BYTES, raw_text_hash
+from rag.ingest.scan import loader_signature, scan_paths
 from rag.ingest.segment import SEGMENTER_NAME, chunk_document
 from rag.schema import Chunk, Document, IngestReport
 

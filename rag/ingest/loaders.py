@@ -308,11 +308,13 @@ def _walk(root: Path, skipped: list[Skipped]) -> list[tuple[Path, str]]:
     return found
 
 
-def load_paths(
-    paths: Sequence[Path], *, max_bytes: int = DEFAULT_MAX_BYTES
-) -> tuple[list[Document], list[Skipped]]:
-    """Load files and folders; bad, duplicate and unsupported files come back as `Skipped`, never raise."""
-    skipped: list[Skipped] = []
+def raw_text_hash(text: str) -> str:
+    """What two files must share to be duplicates within one load: the text exactly as loaded."""
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def find_files(paths: Sequence[Path], skipped: list[Skipped]) -> list[tuple[Path, str]]:
+    """(file, document id) for every file under `paths`, in load order; what is not a file goes to `skipped`."""
     candidates: list[tuple[Path, str]] = []
     for raw in paths:
         p = Path(raw)
@@ -324,7 +326,27 @@ def load_paths(
             skipped.append(Skipped(str(p), "broken symlink"))
         else:
             skipped.append(Skipped(str(p), "not found"))
+    return candidates
 
+
+def try_load(p: Path, doc_id: str, max_bytes: int, skipped: list[Skipped]) -> Document | None:
+    """`load_file`, with a failure recorded in `skipped` instead of raised."""
+    try:
+        return load_file(p, doc_id, max_bytes=max_bytes)
+    except LoadError as e:
+        skipped.append(Skipped(str(p), str(e)))
+    except Exception as e:  # noqa: BLE001 - one broken file must not stop the rest
+        log.exception("unexpected error loading %s", p)
+        skipped.append(Skipped(str(p), f"unexpected error: {type(e).__name__}: {e}"))
+    return None
+
+
+def load_paths(
+    paths: Sequence[Path], *, max_bytes: int = DEFAULT_MAX_BYTES
+) -> tuple[list[Document], list[Skipped]]:
+    """Load files and folders; bad, duplicate and unsupported files come back as `Skipped`, never raise."""
+    skipped: list[Skipped] = []
+    candidates = find_files(paths, skipped)
     docs: list[Document] = []
     by_hash: dict[str, str] = {}
     by_id: dict[str, str] = {}
@@ -332,16 +354,10 @@ def load_paths(
         if doc_id in by_id:
             skipped.append(Skipped(str(p), f"document id '{doc_id}' already used by {by_id[doc_id]}"))
             continue
-        try:
-            doc = load_file(p, doc_id, max_bytes=max_bytes)
-        except LoadError as e:
-            skipped.append(Skipped(str(p), str(e)))
+        doc = try_load(p, doc_id, max_bytes, skipped)
+        if doc is None:
             continue
-        except Exception as e:  # noqa: BLE001 - one broken file must not stop the rest
-            log.exception("unexpected error loading %s", p)
-            skipped.append(Skipped(str(p), f"unexpected error: {type(e).__name__}: {e}"))
-            continue
-        digest = hashlib.sha256(doc.text.encode("utf-8")).hexdigest()
+        digest = raw_text_hash(doc.text)
         if digest in by_hash:
             skipped.append(Skipped(str(p), f"duplicate of {by_hash[digest]}"))
             continue

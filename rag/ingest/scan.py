@@ -11,8 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from rag.errors import LoadError
-from rag.ingest.loaders import Skipped, load_file, load_paths
+from rag.ingest.loaders import Skipped, find_files, raw_text_hash, try_load
 from rag.schema import Document
 
 log = logging.getLogger(__name__)
@@ -22,11 +21,6 @@ log = logging.getLogger(__name__)
 # timestamp tick without its stat changing ("racily clean", as git calls it): its stat is not trusted, so
 # the next ingest reads it. Coarse file systems (FAT: 2 s mtimes) are covered too.
 RACY_NS = 2_000_000_000
-
-
-def raw_text_hash(text: str) -> str:
-    """The hash `load_paths` uses to drop exact duplicates within one load."""
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
 _LOADER_SIGNATURE: str | None = None
@@ -60,10 +54,6 @@ def _doc_id_for(src: str, fallback: str, base_resolved: Path | None) -> str:
     return fallback
 
 
-def _doc_id(d: Document, base: Path | None) -> str:
-    return _doc_id_for(d.meta.get("path", ""), d.doc, base.resolve() if base is not None else None)
-
-
 def _stat_signature(st: os.stat_result, scan_ns: int) -> dict[str, int] | None:
     """size, mtime and ctime; None for a file changed too recently for its stat to be trusted."""
     if max(st.st_mtime_ns, st.st_ctime_ns) > scan_ns - RACY_NS:
@@ -83,37 +73,11 @@ class Found:
 
 
 def scan_paths(paths: Sequence[Path], old_docs: dict[str, dict], base: Path | None, max_bytes: int,
-          trust_stats: bool, scan_ns: int) -> tuple[list[Found], list[Skipped]]:
+               trust_stats: bool, scan_ns: int) -> tuple[list[Found], list[Skipped]]:
     """What `load_paths` returns (same walk, order, ids, duplicate and skip rules), except that files whose
     stat matches the manifest are not read."""
-    try:
-        from rag.ingest.loaders import _walk
-    except ImportError:  # the loaders changed shape: load everything the documented way
-        _walk = None
-    if _walk is None:
-        docs, skipped = load_paths(list(paths), max_bytes=max_bytes)
-        base_r = base.resolve() if base is not None else None
-        found = []
-        for d in docs:
-            src = d.meta.get("path", "")
-            st = _safe_stat(src)
-            found.append(Found(_doc_id_for(src, d.doc, base_r), src,
-                                _stat_signature(st, scan_ns) if st else None, raw_text_hash(d.text), d))
-        return found, skipped
-
     skipped: list[Skipped] = []
-    candidates: list[tuple[Path, str]] = []
-    for raw in paths:
-        p = Path(raw)
-        if p.is_dir():
-            candidates.extend(_walk(p, skipped))
-        elif p.is_file():
-            candidates.append((p, p.name))
-        elif p.is_symlink():
-            skipped.append(Skipped(str(p), "broken symlink"))
-        else:
-            skipped.append(Skipped(str(p), "not found"))
-
+    candidates = find_files(paths, skipped)
     ids = _IdMaker(base)
     by_path = {info.get("path", ""): doc_id for doc_id, info in old_docs.items()} if trust_stats else {}
     found: list[Found] = []
@@ -138,14 +102,8 @@ def scan_paths(paths: Sequence[Path], old_docs: dict[str, dict], base: Path | No
             by_id[rid] = str(p)
             found.append(Found(doc_id, abspath, sig, digest, None))
             continue
-        try:
-            doc = load_file(p, rid, max_bytes=max_bytes)
-        except LoadError as e:
-            skipped.append(Skipped(str(p), str(e)))
-            continue
-        except Exception as e:  # noqa: BLE001 - one broken file must not stop the rest
-            log.exception("unexpected error loading %s", p)
-            skipped.append(Skipped(str(p), f"unexpected error: {type(e).__name__}: {e}"))
+        doc = try_load(p, rid, max_bytes, skipped)
+        if doc is None:
             continue
         digest = raw_text_hash(doc.text)
         if digest in by_hash:
