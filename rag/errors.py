@@ -29,6 +29,10 @@ class IndexLockedError(RagError):
     pass
 
 
+class StoreUnavailableError(RagError):
+    """The vector database cannot be reached or opened (Milvus server down, Lite file held elsewhere)."""
+
+
 class ModelLoadError(RagError):
     pass
 

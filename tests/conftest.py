@@ -28,6 +28,33 @@ def hash_embedder():
     return HashEmbedder(dim=64)
 
 
+STORES = ["faiss", "milvus"]
+
+
+@pytest.fixture(params=STORES)
+def store_kind(request) -> str:
+    """Tests that take this run once per store: FAISS files and Milvus (Milvus Lite in a local file)."""
+    return request.param
+
+
+@pytest.fixture
+def make_test_store(store_kind, tmp_path):
+    """`make(folder)`: a store of this test's kind at `folder` (default tmp_path/index), closed afterwards."""
+    from rag.index.store import make_store
+    from rag.settings import Settings
+
+    made = []
+
+    def make(folder: Path | None = None):
+        store = make_store(Settings(index_dir=folder or tmp_path / "index", store=store_kind))
+        made.append(store)
+        return store
+
+    yield make
+    for store in made:
+        store.close()
+
+
 @pytest.fixture
 def corpus(tmp_path) -> Path:
     data = tmp_path / "data"

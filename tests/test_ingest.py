@@ -14,26 +14,30 @@ def run(data, store, embedder, **kw):
     return ingest([data], store, embedder, chunk_words=30, overlap=1, base=data, **kw)
 
 
-def test_first_ingest_indexes_everything(corpus, tmp_path, hash_embedder):
-    store = IndexStore(tmp_path / "index")
+def test_first_ingest_indexes_everything(corpus, make_test_store, hash_embedder):
+    store = make_test_store()
     report = run(corpus, store, hash_embedder)
     assert sorted(report.added) == sorted(ARTICLES)
     idx = store.load()
     assert set(idx.documents) == set(ARTICLES)
-    assert idx.vectors.shape == (len(idx.chunks), 64)
-    assert idx.faiss_index.ntotal == len(idx.chunks)
+    for doc in ARTICLES:
+        vectors = store.vectors_of(doc)
+        assert vectors.shape == (len(idx.by_doc[doc]), 64) and len(vectors)
+        np.testing.assert_allclose(vectors, hash_embedder.embed([idx.chunks[i].text for i in idx.by_doc[doc]]),
+                                   rtol=1e-6)
     for c in idx.chunks:
         assert idx.documents[c.doc].text[c.start : c.end] == c.text
+        assert c.sentences and all(c.start <= s.start < s.end <= c.end for s in c.sentences)
+    assert report.chunks == len(idx.chunks)
     m = idx.manifest
     assert m["embed_model"] == "hash-embedder" and m["dim"] == 64
     assert set(m["documents"]) == set(ARTICLES) and all(len(v["sha256"]) == 64 for v in m["documents"].values())
 
 
-def test_incremental_add_change_delete(corpus, tmp_path, hash_embedder):
-    store = IndexStore(tmp_path / "index")
+def test_incremental_add_change_delete(corpus, make_test_store, hash_embedder):
+    store = make_test_store()
     run(corpus, store, hash_embedder)
-    before = store.load()
-    oil_vectors = before.vectors[before.by_doc["oil.md"]]
+    oil_vectors = store.vectors_of("oil.md")
 
     hash_embedder.texts_embedded = 0
     again = run(corpus, store, hash_embedder)
@@ -50,13 +54,14 @@ def test_incremental_add_change_delete(corpus, tmp_path, hash_embedder):
     assert set(after.documents) == {"new.md", "syria.md", "oil.md"}
     assert "Tartus" in after.documents["syria.md"].text
     assert not any("Baghdad" in c.text for c in after.chunks)
-    np.testing.assert_array_equal(after.vectors[after.by_doc["oil.md"]], oil_vectors)
+    np.testing.assert_array_equal(store.vectors_of("oil.md"), oil_vectors)
+    assert len(store.vectors_of("iran.md")) == 0
     # only the two new/changed documents were embedded
     assert hash_embedder.texts_embedded == len(after.by_doc["new.md"]) + len(after.by_doc["syria.md"])
 
 
-def test_ingesting_a_subfolder_keeps_other_documents(corpus, tmp_path, hash_embedder):
-    store = IndexStore(tmp_path / "index")
+def test_ingesting_a_subfolder_keeps_other_documents(corpus, make_test_store, hash_embedder):
+    store = make_test_store()
     run(corpus, store, hash_embedder)
     uploads = corpus / "uploads"
     write_article(uploads, "up.md", "An uploaded note about grain exports through the Black Sea.")
@@ -68,15 +73,16 @@ def test_ingesting_a_subfolder_keeps_other_documents(corpus, tmp_path, hash_embe
     assert not (again.added or again.updated or again.removed)
 
 
-def test_manifest_mismatch_is_reported_and_rebuilt(corpus, tmp_path):
-    store = IndexStore(tmp_path / "index")
+def test_manifest_mismatch_is_reported_and_rebuilt(corpus, make_test_store):
+    store = make_test_store()
     run(corpus, store, HashEmbedder(dim=64, name="model-a"))
     with pytest.raises(IndexMismatchError, match="model-a"):
         store.load(expect={"embed_model": "model-b"})
     report = run(corpus, store, HashEmbedder(dim=32, name="model-b"))
     assert any("model-a" in n and "Rebuilt" in n for n in report.notes)
     idx = store.load(expect={"embed_model": "model-b"})
-    assert idx.vectors.shape[1] == 32 and sorted(report.added) == sorted(ARTICLES)
+    assert idx.manifest["dim"] == 32 and store.vectors_of("oil.md").shape[1] == 32
+    assert sorted(report.added) == sorted(ARTICLES) and set(idx.documents) == set(ARTICLES)
 
 
 def test_crash_before_rename_leaves_previous_index(corpus, tmp_path, hash_embedder, monkeypatch):
@@ -125,19 +131,19 @@ def test_damaged_file_names_the_file_and_the_fix(corpus, tmp_path, hash_embedder
     store.load()
 
 
-def test_second_writer_is_refused_clearly(tmp_path):
-    store = IndexStore(tmp_path / "index")
+def test_second_writer_is_refused_clearly(make_test_store):
+    store = make_test_store()
     with store.lock():
         with pytest.raises(IndexLockedError, match="Another ingest"):
             with store.lock(wait_s=0.3):
                 pass
 
 
-def test_bad_files_are_skipped_and_the_rest_ingested(corpus, tmp_path, hash_embedder):
+def test_bad_files_are_skipped_and_the_rest_ingested(corpus, make_test_store, hash_embedder):
     (corpus / "binary.txt").write_bytes(bytes(range(256)) * 20)
     (corpus / "empty.md").write_bytes(b"")
     (corpus / "table.xlsx").write_bytes(b"PK\x03\x04")
-    store = IndexStore(tmp_path / "index")
+    store = make_test_store()
     report = run(corpus, store, hash_embedder)
     reasons = dict((os.path.basename(p), r) for p, r in report.skipped)
     assert set(reasons) == {"binary.txt", "empty.md", "table.xlsx"}
@@ -145,10 +151,28 @@ def test_bad_files_are_skipped_and_the_rest_ingested(corpus, tmp_path, hash_embe
     assert sorted(report.added) == sorted(ARTICLES)
 
 
-def test_duplicate_article_is_indexed_once(corpus, tmp_path, hash_embedder):
+def test_duplicate_article_is_indexed_once(corpus, make_test_store, hash_embedder):
     (corpus / "copy.md").write_text((corpus / "oil.md").read_text())
-    store = IndexStore(tmp_path / "index")
+    store = make_test_store()
     report = run(corpus, store, hash_embedder)
     assert report.duplicates or any("duplicate" in r for _, r in report.skipped)
     docs = store.load().documents
     assert ("copy.md" in docs) != ("oil.md" in docs)
+
+
+def test_long_documents_and_odd_ids_round_trip(tmp_path, make_test_store, hash_embedder):
+    """A document longer than a database text field, and ids with quotes and spaces, come back whole."""
+    data = tmp_path / "data"
+    long_body = " ".join(f"Sentence {i} about the grain corridor and its ships." for i in range(700))
+    write_article(data, "long.md", long_body)
+    write_article(data, 'it\'s "quoted" one.md', "The port reopened after the talks. Ships left on Monday.")
+    store = make_test_store()
+    run(data, store, hash_embedder)
+    idx = store.load()
+    assert len(idx.documents["long.md"].text) > 32_000 and long_body[-40:] in idx.documents["long.md"].text
+    assert 'it\'s "quoted" one.md' in idx.documents
+    for c in idx.chunks:
+        assert idx.documents[c.doc].text[c.start : c.end] == c.text
+    (data / 'it\'s "quoted" one.md').unlink()
+    assert run(data, store, hash_embedder).removed == ['it\'s "quoted" one.md']
+    assert set(store.load().documents) == {"long.md"}

@@ -1,5 +1,7 @@
 """Removing documents: one atomic index switch, and their files kept out of the next ingest."""
 
+import json
+
 import pytest
 from click.testing import CliRunner
 from rag_testdata import ARTICLES, write_article
@@ -15,10 +17,11 @@ OIL_QUERY = "oil prices fell sharply budget cut investments frozen recession san
 
 
 @pytest.fixture
-def pipe(corpus, tmp_path, hash_embedder) -> Pipeline:
-    p = Pipeline(Settings(data_dir=corpus, index_dir=tmp_path / "index"), embedder=hash_embedder)
+def pipe(corpus, tmp_path, hash_embedder, store_kind) -> Pipeline:
+    p = Pipeline(Settings(data_dir=corpus, index_dir=tmp_path / "index", store=store_kind), embedder=hash_embedder)
     p.ingest()
-    return p
+    yield p
+    p.store.close()
 
 
 def _docs(p: Pipeline) -> set[str]:
@@ -26,7 +29,7 @@ def _docs(p: Pipeline) -> set[str]:
 
 
 def _version(p: Pipeline) -> str:
-    return (p.store.root / "CURRENT").read_text()
+    return json.dumps(p.store.read_manifest(), sort_keys=True)
 
 
 def test_remove_drops_the_document_and_moves_its_file_to_the_trash(pipe, corpus):
@@ -80,7 +83,8 @@ def test_removing_every_document_leaves_an_empty_index_that_searches(pipe):
     assert pipe.documents() == [] and pipe.search(OIL_QUERY) == []
 
 
-def test_cli_remove(corpus, tmp_path, monkeypatch):
+def test_cli_remove(corpus, tmp_path, monkeypatch, store_kind):
+    monkeypatch.setenv("RAG_STORE", store_kind)
     monkeypatch.setenv("RAG_DATA_DIR", str(corpus))
     monkeypatch.setenv("RAG_INDEX_DIR", str(tmp_path / "index"))
     monkeypatch.setattr(pipeline_mod, "make_embedder", lambda settings: HashEmbedder(dim=64))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from typing import Protocol
 
 import numpy as np
 
@@ -41,16 +42,25 @@ def single_threaded_faiss() -> None:
         pass
 
 
-class Retriever:
-    """Holds one index version in memory plus its BM25 index; immutable once built."""
+class SearchEngine(Protocol):
+    """Where fusion runs when it is not here: a database that searches dense and BM25 and fuses them (RRF)."""
 
-    def __init__(self, data: IndexData, embedder: Embedder, candidates: int = 30, rrf_k: int = 60) -> None:
+    def fused(self, query: str, query_vector: np.ndarray, n: int, rrf_k: int) -> list[tuple[int, float]]: ...
+
+
+class Retriever:
+    """Holds one index version in memory plus its BM25 index (or the `engine` that searches for it, such as
+    Milvus); immutable once built."""
+
+    def __init__(self, data: IndexData, embedder: Embedder, candidates: int = 30, rrf_k: int = 60,
+                 engine: SearchEngine | None = None) -> None:
         single_threaded_faiss()
         self.data = data
         self.embedder = embedder
         self.candidates = candidates
         self.rrf_k = rrf_k
-        self.bm25 = BM25Index([c.text for c in data.chunks])
+        self.engine = engine
+        self.bm25 = BM25Index([c.text for c in data.chunks]) if engine is None else None
         self._tokens: dict[int, frozenset[str]] = {}
 
     def dense(self, query: str, n: int) -> list[tuple[int, float]]:
@@ -61,8 +71,11 @@ class Retriever:
                                                    min(n, len(self.data.chunks)))
         return [(int(i), float(s)) for i, s in zip(ids[0], scores[0]) if i >= 0]
 
-    def search(self, query: str, k: int = 5) -> list[Passage]:
-        n = max(self.candidates, k)
+    def fused(self, query: str, n: int) -> list[Candidate]:
+        """Dense and keyword candidates (n of each) fused by reciprocal rank fusion, best first."""
+        if self.engine is not None:
+            qv = self.embedder.embed([query])[0]
+            return [Candidate(row, fused=score) for row, score in self.engine.fused(query, qv, n, self.rrf_k)]
         cands: dict[int, Candidate] = {}
         for rank, (row, score) in enumerate(self.dense(query, n)):
             c = cands.setdefault(row, Candidate(row))
@@ -72,9 +85,11 @@ class Retriever:
             c = cands.setdefault(row, Candidate(row))
             c.keyword = score
             c.fused += 1.0 / (self.rrf_k + rank + 1)
-        ranked = sorted(cands.values(), key=lambda c: (-c.fused, c.row))
+        return sorted(cands.values(), key=lambda c: (-c.fused, c.row))
+
+    def search(self, query: str, k: int = 5) -> list[Passage]:
         kept: list[Candidate] = []
-        for c in ranked:
+        for c in self.fused(query, max(self.candidates, k)):
             if any(self._near_duplicate(c.row, o.row) for o in kept):
                 continue
             kept.append(c)

@@ -23,7 +23,7 @@ import time
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -49,6 +49,7 @@ class IndexData:
     faiss_index: Any = None
     path: Path | None = None
     by_doc: dict[str, list[int]] = field(default_factory=dict)
+    keys: list[str] = field(default_factory=list)  # each chunk's key in a database store (Milvus), by row
 
     def __post_init__(self) -> None:
         if not self.by_doc:
@@ -89,6 +90,8 @@ def _doc_from_dict(r: dict[str, Any]) -> Document:
 
 
 class IndexStore:
+    FORMAT = FORMAT_VERSION
+
     def __init__(self, root: Path) -> None:
         self.root = Path(root)
 
@@ -255,41 +258,108 @@ class IndexStore:
             if p.name != keep:
                 shutil.rmtree(p, ignore_errors=True)
 
-    # ---------- locking ----------
-    @contextlib.contextmanager
+    # ---------- what ingest calls ----------
     def lock(self, wait_s: float = 0.0):
-        """One writer at a time. Waits up to `wait_s`, then refuses with who holds the lock."""
-        self.root.mkdir(parents=True, exist_ok=True)
-        path = self.root / ".lock"
-        f = open(path, "a+")
-        deadline = time.monotonic() + wait_s
-        try:
-            while True:
-                try:
-                    fcntl.flock(f.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-                    break
-                except OSError as e:
-                    if e.errno not in (errno.EAGAIN, errno.EACCES):
-                        raise
-                    if time.monotonic() >= deadline:
-                        f.seek(0)
-                        holder = f.read().strip() or "another process"
-                        raise IndexLockedError(
-                            f"Another ingest is writing the index at {self.root} ({holder}). "
-                            "Wait for it to finish, then try again."
-                        ) from None
-                    time.sleep(0.2)
+        return writer_lock(self.root, wait_s)
+
+    def verify(self, manifest: dict[str, Any]) -> None:
+        """Cheap check that the live version's files are whole, before an ingest trusts its manifest."""
+        check_file_sizes(self.current_dir(), manifest)
+
+    def open_base(self, expect: dict[str, Any]) -> IndexData:
+        """What `commit` builds on: the live version, whose kept documents' vectors are carried over."""
+        return self.load(expect=expect)
+
+    def commit(self, change: Change, base: IndexData | None) -> None:
+        """The kept documents of `base` plus the change's new ones, saved as one new version (one switch)."""
+        documents, chunks, parts = kept(base, change.keep) if base is not None else ({}, [], [])
+        documents.update(change.documents)
+        chunks.extend(change.chunks)
+        if change.chunks:
+            parts.append(change.vectors)
+        dim = int(change.manifest["dim"])
+        vectors = np.vstack(parts).astype(np.float32) if parts else np.zeros((0, dim), np.float32)
+        self.save(IndexData(change.manifest, documents, chunks, vectors, build_faiss(vectors)))
+
+    def vectors_of(self, doc: str) -> np.ndarray:
+        """The stored vectors of one document's chunks, in chunk order."""
+        data = self.load()
+        return np.asarray(data.vectors[data.by_doc.get(doc, [])])
+
+    def search_engine(self, data: IndexData) -> None:
+        """None: the Retriever searches the FAISS index and its own BM25 in memory."""
+        return None
+
+    def close(self) -> None:
+        """Nothing is held open between calls."""
+
+    def describe(self) -> str:
+        return f"FAISS index at {self.root}"
+
+
+@dataclass
+class Change:
+    """One ingest's result for a store: the new manifest (all documents), the ids carried over as they are, and
+    the new or changed documents with their chunks and vectors. Documents in neither are removed."""
+
+    manifest: dict[str, Any]
+    keep: list[str]
+    documents: dict[str, Document]
+    chunks: list[Chunk]
+    vectors: np.ndarray
+
+
+def kept(old: IndexData, doc_ids: list[str]) -> tuple[dict[str, Document], list[Chunk], list[np.ndarray]]:
+    """The documents, chunks and vector blocks of `doc_ids` in `old`, carried into a new version as they are
+    (no re-embedding); ids that `old` does not hold are passed over."""
+    documents: dict[str, Document] = {}
+    chunks: list[Chunk] = []
+    parts: list[np.ndarray] = []
+    for doc_id in doc_ids:
+        if doc_id not in old.documents:
+            continue
+        documents[doc_id] = old.documents[doc_id]
+        rows = old.by_doc.get(doc_id, [])
+        chunks.extend(old.chunks[i] for i in rows)
+        if rows:
+            parts.append(old.vectors[rows])
+    return documents, chunks, parts
+
+
+@contextlib.contextmanager
+def writer_lock(root: Path, wait_s: float = 0.0):
+    """One writer at a time (an flock on `root`/.lock). Waits up to `wait_s`, then refuses with who holds it."""
+    root.mkdir(parents=True, exist_ok=True)
+    path = root / ".lock"
+    f = open(path, "a+")
+    deadline = time.monotonic() + wait_s
+    try:
+        while True:
+            try:
+                fcntl.flock(f.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except OSError as e:
+                if e.errno not in (errno.EAGAIN, errno.EACCES):
+                    raise
+                if time.monotonic() >= deadline:
+                    f.seek(0)
+                    holder = f.read().strip() or "another process"
+                    raise IndexLockedError(
+                        f"Another ingest is writing the index at {root} ({holder}). "
+                        "Wait for it to finish, then try again."
+                    ) from None
+                time.sleep(0.2)
+        f.seek(0)
+        f.truncate()
+        f.write(f"pid {os.getpid()}")
+        f.flush()
+        yield
+    finally:
+        with contextlib.suppress(OSError):
             f.seek(0)
             f.truncate()
-            f.write(f"pid {os.getpid()}")
-            f.flush()
-            yield
-        finally:
-            with contextlib.suppress(OSError):
-                f.seek(0)
-                f.truncate()
-                fcntl.flock(f.fileno(), fcntl.LOCK_UN)
-            f.close()
+            fcntl.flock(f.fileno(), fcntl.LOCK_UN)
+        f.close()
 
 
 def check_file_sizes(version_dir: Path, manifest: dict[str, Any]) -> None:
@@ -315,3 +385,35 @@ def check_compatible(manifest: dict[str, Any], expect: dict[str, Any], root: Pat
         raise IndexMismatchError(
             f"The index at {root} was built with other settings ({'; '.join(problems)}). {REBUILD_HINT}"
         )
+
+
+class Store(Protocol):
+    """Where an index lives: `IndexStore` (FAISS files) or `MilvusStore`; ingest, the pipeline and the tests use
+    only these."""
+
+    FORMAT: int
+    root: Any  # what messages name: a folder or a URI
+
+    def exists(self) -> bool: ...
+    def read_manifest(self) -> dict[str, Any]: ...
+    def load(self, expect: dict[str, Any] | None = None) -> IndexData: ...
+    def lock(self, wait_s: float = 0.0) -> contextlib.AbstractContextManager: ...
+    def verify(self, manifest: dict[str, Any]) -> None: ...
+    def open_base(self, expect: dict[str, Any]) -> Any: ...
+    def commit(self, change: Change, base: Any) -> None: ...
+    def save_manifest(self, manifest: dict[str, Any]) -> Any: ...
+    def search_engine(self, data: IndexData) -> Any: ...
+    def vectors_of(self, doc: str) -> np.ndarray: ...
+    def describe(self) -> str: ...
+    def close(self) -> None: ...
+
+
+def make_store(settings) -> Store:
+    """The store the settings name (`RAG_STORE`): FAISS files in the index folder, or Milvus."""
+    settings.check_store()
+    if settings.store == "milvus":
+        from rag.index.milvus_store import MilvusStore
+
+        return MilvusStore(settings.milvus_target, token=settings.milvus_token,
+                           collection=settings.milvus_collection, local_dir=settings.index_path)
+    return IndexStore(settings.index_path)

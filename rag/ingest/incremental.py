@@ -14,7 +14,7 @@ import json
 import logging
 import shutil
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -23,8 +23,7 @@ import numpy as np
 
 from rag.errors import DocumentNotFoundError, IndexCorruptError, IndexMismatchError
 from rag.index.embed import Embedder
-from rag.index.faiss_index import build_faiss
-from rag.index.store import FORMAT_VERSION, IndexData, IndexStore, check_compatible, check_file_sizes
+from rag.index.store import Change, IndexStore, check_compatible
 from rag.ingest.loaders import DEFAULT_MAX_BYTES, raw_text_hash
 from rag.ingest.scan import loader_signature, scan_paths
 from rag.ingest.segment import SEGMENTER_NAME, chunk_document
@@ -93,15 +92,14 @@ def _previous_manifest(store: IndexStore, embed_name: str, chunker: dict,
     if not store.exists():
         return None
     try:
-        d = store.current_dir()
         manifest = store.read_manifest()
-        if manifest.get("format") != FORMAT_VERSION:
+        if manifest.get("format") != store.FORMAT:
             raise IndexMismatchError(
                 f"The index at {store.root} has format {manifest.get('format')!r}, this version reads "
-                f"{FORMAT_VERSION}. Rebuild it with 'rag ingest --rebuild'."
+                f"{store.FORMAT}. Rebuild it with 'rag ingest --rebuild'."
             )
         check_compatible(manifest, {"embed_model": embed_name, "chunker": chunker}, store.root)
-        check_file_sizes(d, manifest)
+        store.verify(manifest)
         return manifest
     except (IndexMismatchError, IndexCorruptError) as e:
         log.warning("%s Rebuilding from scratch.", e)
@@ -170,84 +168,51 @@ def _ingest_locked(paths: Sequence[Path], store: IndexStore, embedder: Embedder,
         _refresh_file_info(store, manifest, file_info)
         return report
 
-    old = None
+    base = None
     if manifest is not None:
         try:
-            old = store.load(expect={"embed_model": embedder.name, "chunker": chunker})
+            base = store.open_base(expect={"embed_model": embedder.name, "chunker": chunker})
         except (IndexMismatchError, IndexCorruptError) as e:
             raise _Rebuild(str(e)) from e
 
-    documents, chunks, parts = _kept(old, list(unchanged) + outside) if old is not None else ({}, [], [])
+    keep = [d for d in list(unchanged) + outside if d in old_info]
     new_chunks: list[Chunk] = []
     for d in to_embed:
         new_chunks.extend(chunk_document(d.doc, d.text, chunk_words, overlap))
     new_vectors = _embed_chunks(embedder, new_chunks, progress)
     report.embedded = len(new_chunks)
 
-    dim = new_vectors.shape[1] if len(new_chunks) else (old.vectors.shape[1] if old is not None and
-                                                        len(old.chunks) else embedder.dim)
-    chunks.extend(new_chunks)
-    if new_chunks:
-        parts.append(new_vectors)
-    documents.update({d.doc: d for d in to_embed})
-    stats = {doc_id: (file_info.get(doc_id) or old_info.get(doc_id, {})).get("stat") for doc_id in documents}
-    _save_version(store, documents, chunks, _stack(parts, dim), stats, embed_name=embedder.name, chunker=chunker,
-                  loader=loader_signature())
-    report.documents = len(documents)
-    report.chunks = len(chunks)
+    dim = new_vectors.shape[1] if len(new_chunks) else int((manifest or {}).get("dim") or embedder.dim)
+    entries = {d: {**old_info[d], "stat": (file_info.get(d) or old_info[d]).get("stat")} for d in keep}
+    counts = _chunk_counts(new_chunks)
+    entries.update({d.doc: _entry(d, counts.get(d.doc, 0), (file_info.get(d.doc) or {}).get("stat"))
+                    for d in to_embed})
+    new_manifest = _manifest(store, entries, embed_name=embedder.name, dim=dim, chunker=chunker, loader=loader_signature())
+    store.commit(Change(new_manifest, keep, {d.doc: d for d in to_embed}, new_chunks,
+                        new_vectors if len(new_chunks) else np.zeros((0, dim), np.float32)), base)
+    report.documents = len(entries)
+    report.chunks = sum(int(e.get("chunks", 0)) for e in entries.values())
     return report
 
 
-def _kept(old: IndexData, doc_ids: Iterable[str]) -> tuple[dict[str, Document], list[Chunk], list[np.ndarray]]:
-    """The documents, chunks and vector blocks of `doc_ids` in `old`, carried into a new version as they are
-    (no re-embedding); ids that `old` does not hold are passed over."""
-    documents: dict[str, Document] = {}
-    chunks: list[Chunk] = []
-    parts: list[np.ndarray] = []
-    for doc_id in doc_ids:
-        if doc_id not in old.documents:
-            continue
-        documents[doc_id] = old.documents[doc_id]
-        rows = old.by_doc.get(doc_id, [])
-        chunks.extend(old.chunks[i] for i in rows)
-        if rows:
-            parts.append(old.vectors[rows])
-    return documents, chunks, parts
-
-
-def _stack(parts: list[np.ndarray], dim: int) -> np.ndarray:
-    return np.vstack(parts).astype(np.float32) if parts else np.zeros((0, dim), np.float32)
-
-
-def _save_version(store: IndexStore, documents: dict[str, Document], chunks: list[Chunk], vectors: np.ndarray,
-                  stats: dict[str, dict | None], *, embed_name: str, chunker: dict, loader: str | None) -> None:
-    """Save these documents, chunks and vectors as the new live version (one atomic switch), with the manifest
-    that lets the next ingest skip unchanged files: `stats` are each document's file stat, `loader` the code
-    that read them (a stat is trusted only while that code is the same)."""
+def _chunk_counts(chunks: list[Chunk]) -> dict[str, int]:
     counts: dict[str, int] = {}
     for c in chunks:
         counts[c.doc] = counts.get(c.doc, 0) + 1
-    entries = {
-        doc_id: {
-            "sha256": content_hash(d),
-            "text_sha256": text_hash(d.text),
-            "chunks": counts.get(doc_id, 0),
-            "path": d.meta.get("path", ""),
-            "stat": stats.get(doc_id),
-            "raw_sha256": raw_text_hash(d.text),
-        }
-        for doc_id, d in documents.items()
-    }
-    manifest = {
-        "format": FORMAT_VERSION,
-        "embed_model": embed_name,
-        "dim": int(vectors.shape[1]),
-        "chunker": chunker,
-        "loader": loader,
-        "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-        "documents": entries,
-    }
-    store.save(IndexData(manifest, documents, chunks, vectors, build_faiss(vectors)))
+    return counts
+
+
+def _entry(d: Document, chunks: int, stat: dict | None) -> dict[str, Any]:
+    """What the manifest records of one document: enough to tell, without reading it, whether it changed."""
+    return {"sha256": content_hash(d), "text_sha256": text_hash(d.text), "chunks": chunks,
+            "path": d.meta.get("path", ""), "stat": stat, "raw_sha256": raw_text_hash(d.text)}
+
+
+def _manifest(store: IndexStore, entries: dict[str, dict], *, embed_name: str, dim: int, chunker: dict, loader: str | None) -> dict:
+    """The manifest of a new version: the settings it was built with (checked on load) and each document's
+    entry, which lets the next ingest skip unchanged files (a stat is trusted only while `loader` is the same)."""
+    return {"format": store.FORMAT, "embed_model": embed_name, "dim": int(dim), "chunker": chunker,
+            "loader": loader, "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "documents": entries}
 
 
 def remove_documents(store: IndexStore, embedder: Embedder, doc_ids: Sequence[str], *, lock_wait_s: float = 0.0,
@@ -261,30 +226,31 @@ def remove_documents(store: IndexStore, embedder: Embedder, doc_ids: Sequence[st
     wanted = list(dict.fromkeys(doc_ids))
     report = IngestReport()
     with store.lock(wait_s=lock_wait_s):
-        old = store.load(expect={"embed_model": embedder.name})
-        _check_known(wanted, old)
+        manifest = store.read_manifest()
+        check_compatible(manifest, {"embed_model": embedder.name}, store.root)
+        info: dict[str, dict] = manifest.get("documents", {})
+        _check_known(wanted, info)
         gone = set(wanted)
-        documents, chunks, parts = _kept(old, (d for d in old.documents if d not in gone))
-        info: dict[str, dict] = old.manifest.get("documents", {})
+        entries = {d: e for d, e in info.items() if d not in gone}
         if wanted:
-            stats = {doc_id: info.get(doc_id, {}).get("stat") for doc_id in documents}
-            dim = int(old.manifest.get("dim") or old.vectors.shape[1])
-            _save_version(store, documents, chunks, _stack(parts, dim), stats, embed_name=old.manifest["embed_model"],
-                          chunker=old.manifest.get("chunker", {}), loader=old.manifest.get("loader"))
+            base = store.open_base(expect={"embed_model": embedder.name})
+            new = _manifest(store, entries, embed_name=manifest["embed_model"], dim=int(manifest.get("dim") or embedder.dim),
+                            chunker=manifest.get("chunker", {}), loader=manifest.get("loader"))
+            store.commit(Change(new, list(entries), {}, [], np.zeros((0, new["dim"]), np.float32)), base)
         # after the switch: a failed move leaves a file that the next ingest adds back, never a half index
         report.notes.extend(_trash_sources({d: info.get(d, {}).get("path", "") for d in wanted}, trash_dir,
                                            trash_roots))
     report.removed = wanted
-    report.documents = len(documents)
-    report.chunks = len(chunks)
+    report.documents = len(entries)
+    report.chunks = sum(int(e.get("chunks", 0)) for e in entries.values())
     report.seconds = time.perf_counter() - t0
     if wanted:
         log.info("remove: %s", report.summary())
     return report
 
 
-def _check_known(doc_ids: Sequence[str], data: IndexData) -> None:
-    missing = [d for d in doc_ids if d not in data.documents]
+def _check_known(doc_ids: Sequence[str], documents: dict[str, dict]) -> None:
+    missing = [d for d in doc_ids if d not in documents]
     if missing:
         names = ", ".join(repr(d) for d in missing)
         raise DocumentNotFoundError(
