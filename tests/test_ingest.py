@@ -176,3 +176,82 @@ def test_long_documents_and_odd_ids_round_trip(tmp_path, make_test_store, hash_e
     (data / 'it\'s "quoted" one.md').unlink()
     assert run(data, store, hash_embedder).removed == ['it\'s "quoted" one.md']
     assert set(store.load().documents) == {"long.md"}
+
+
+def _milvus_rows(store) -> int:
+    return int(store._query(store.chunks_name, filter="", output_fields=["count(*)"])[0]["count(*)"])
+
+
+def test_milvus_ingest_interrupted_midway_is_finished_by_the_next(corpus, tmp_path, hash_embedder, monkeypatch):
+    """Milvus has no transaction over several writes: a killed ingest leaves the unchanged documents searchable and
+    the ones it was changing pending (hidden); the next ingest removes their leftovers and adds them again."""
+    from rag.index.milvus_store import MilvusStore
+
+    store = MilvusStore(str(tmp_path / "m.db"), local_dir=tmp_path / "index")
+    run(corpus, store, hash_embedder)
+    write_article(corpus, "syria.md", "Rewritten: the naval base at Tartus. Ships docked there in October.")
+    write_article(corpus, "new.md", "A new article about ceasefire talks in Geneva. It is short.")
+    inserted = []
+    insert = MilvusStore._insert_chunks
+
+    def half_then_die(self, chunks, vectors):
+        insert(self, chunks[:1], vectors[:1])  # some rows land, then the kill
+        inserted.append(len(chunks))
+        raise KeyboardInterrupt("killed while inserting")
+
+    monkeypatch.setattr(MilvusStore, "_insert_chunks", half_then_die)
+    with pytest.raises(KeyboardInterrupt):
+        run(corpus, store, hash_embedder)
+    monkeypatch.undo()
+    assert inserted
+    mid = store.load()  # loads: the untouched documents, whole; the pending ones are hidden
+    assert set(mid.documents) == {"oil.md", "iran.md"}
+    assert sorted(mid.manifest["pending"]) == ["new.md", "syria.md"]
+    assert all(c.doc in mid.documents for c in mid.chunks)
+    report = run(corpus, store, hash_embedder)
+    assert sorted(report.added) == ["new.md", "syria.md"] and sorted(report.unchanged) == ["iran.md", "oil.md"]
+    after = store.load()
+    assert "pending" not in after.manifest and set(after.documents) == {"oil.md", "iran.md", "syria.md", "new.md"}
+    assert "Tartus" in after.documents["syria.md"].text
+    assert _milvus_rows(store) == len(after.chunks)  # the half-inserted rows were removed, not doubled
+    for c in after.chunks:
+        assert after.documents[c.doc].text[c.start : c.end] == c.text
+    store.close()
+
+
+def test_milvus_missing_collection_names_the_fix(corpus, tmp_path, hash_embedder):
+    from rag.index.milvus_store import MilvusStore
+
+    store = MilvusStore(str(tmp_path / "m.db"), local_dir=tmp_path / "index")
+    run(corpus, store, hash_embedder)
+    store.client.drop_collection(store.chunks_name)
+    with pytest.raises(IndexCorruptError) as e:
+        store.load()
+    assert store.chunks_name in str(e.value) and "rag ingest --rebuild" in str(e.value)
+    report = run(corpus, store, hash_embedder)  # an ingest sees it too and rebuilds
+    assert sorted(report.added) == sorted(ARTICLES) and any("Rebuilt" in n for n in report.notes)
+    assert set(store.load().documents) == set(ARTICLES)
+    store.close()
+
+
+def test_milvus_lite_held_by_another_process_is_a_clear_message(tmp_path):
+    import subprocess
+    import sys
+
+    from rag.errors import StoreUnavailableError
+    from rag.index.milvus_store import MilvusStore
+
+    db = tmp_path / "m.db"
+    holder = subprocess.Popen([sys.executable, "-c", "import sys, time\nfrom pymilvus import MilvusClient\n"
+                               f"MilvusClient({str(db)!r}).list_collections()\nprint('open', flush=True)\n"
+                               "time.sleep(60)"], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "open"
+        with pytest.raises(StoreUnavailableError, match="open in another process.*milvus-lite server"):
+            MilvusStore(str(db), local_dir=tmp_path / "index").exists()
+    finally:
+        holder.kill()
+        holder.wait()
+    store = MilvusStore(str(db), local_dir=tmp_path / "index")
+    assert not store.exists()  # free again once that process is gone
+    store.close()

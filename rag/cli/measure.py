@@ -214,23 +214,36 @@ def bench_ingest_cmd(ctx: click.Context, docs: int, workers: int, embedder_kind:
     _emit(result, as_json)
 
 
+def _stores(raw: str) -> tuple[str, ...]:
+    from rag.settings import STORES
+
+    stores = tuple(dict.fromkeys(s.strip().lower() for s in raw.split(",") if s.strip()))
+    bad = [s for s in stores if s not in STORES]
+    if bad or not stores:
+        raise click.BadParameter(f"{', '.join(bad) or raw!r}: use faiss, milvus or faiss,milvus.", param_hint="--store")
+    return stores
+
+
 @bench_group.command("search")
 @click.option("--chunks", "sizes", default="10000,100000,1000000", show_default=True,
               help="Corpus sizes, comma-separated (10k, 1M also work).")
 @click.option("--queries", default=100, show_default=True, type=click.IntRange(5, 10_000))
 @click.option("--embedder", "embedder_kind", type=click.Choice(["model", "hash"]), default="model",
               show_default=True, help="'hash': a fake embedder (vectors without realistic structure).")
+@click.option("--store", "stores", default="faiss", show_default=True,
+              help="Which stores to measure, comma-separated: faiss, milvus (Milvus Lite), or faiss,milvus.")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 @click.pass_context
 @friendly
-def bench_search_cmd(ctx: click.Context, sizes: str, queries: int, embedder_kind: str, as_json: bool) -> None:
+def bench_search_cmd(ctx: click.Context, sizes: str, queries: int, embedder_kind: str, stores: str,
+                     as_json: bool) -> None:
     """Index build time, dense/keyword/hybrid latency, recall@10 against exact search and memory per chunk,
     on synthetic corpora (see the notes in the output)."""
     from rag.bench import bench_search
 
     settings: Settings = ctx.obj["settings"]
     result = bench_search(_sizes(sizes), settings=settings, embedder=_bench_embedder(settings, embedder_kind),
-                          queries=queries, progress=sys.stderr.isatty())
+                          queries=queries, progress=sys.stderr.isatty(), stores=_stores(stores))
     _emit(result, as_json)
 
 
