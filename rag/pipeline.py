@@ -107,6 +107,12 @@ class Pipeline:
         self._index_changed()
         return report
 
+    def close(self) -> None:
+        """Let go of the store (Milvus Lite: its file, so another process may open it)."""
+        with self._lock:
+            self._retriever = None
+            self.store.close()
+
     def _index_changed(self) -> None:
         with self._lock:
             self._retriever = None  # the next search loads the new version

@@ -13,7 +13,9 @@ from rag.index.embed import HashEmbedder
 
 
 @pytest.fixture
-def env(corpus, tmp_path, monkeypatch):
+def env(corpus, tmp_path, monkeypatch, store_kind):
+    """The CLI over the test corpus, once per store (RAG_STORE=faiss, RAG_STORE=milvus with Milvus Lite)."""
+    monkeypatch.setenv("RAG_STORE", store_kind)
     monkeypatch.setenv("RAG_DATA_DIR", str(corpus))
     monkeypatch.setenv("RAG_INDEX_DIR", str(tmp_path / "index"))
     monkeypatch.setattr(pipeline_mod, "make_embedder", lambda settings: HashEmbedder(dim=64))
@@ -78,7 +80,9 @@ def test_missing_path_is_a_friendly_error(env, tmp_path):
     assert r.exit_code == 1 and "does not exist" in r.output
 
 
-def test_corrupt_index_names_file_and_fix(env, tmp_path):
+def test_corrupt_index_names_file_and_fix(env, tmp_path, store_kind):
+    if store_kind != "faiss":
+        pytest.skip("FAISS files; tests/test_ingest.py damages a Milvus collection")
     assert run("ingest").exit_code == 0
     current = (tmp_path / "index" / "CURRENT").read_text()
     (tmp_path / "index" / current / "vectors.npy").write_bytes(b"garbage")
@@ -86,3 +90,10 @@ def test_corrupt_index_names_file_and_fix(env, tmp_path):
     assert r.exit_code == 1 and "vectors.npy" in r.output and "rag ingest --rebuild" in r.output
     assert run("ingest", "--rebuild").exit_code == 0
     assert run("search", "oil").exit_code == 0
+
+
+def test_unknown_store_is_a_friendly_error(monkeypatch):
+    monkeypatch.setenv("RAG_STORE", "elastic")
+    r = CliRunner().invoke(cli, ["search", "oil"], obj={})
+    assert r.exit_code == 1 and "RAG_STORE='elastic'" in r.output and "faiss, milvus" in r.output
+    assert "Traceback" not in r.output

@@ -3,6 +3,7 @@ Milvus Lite database (the collections and hybrid search `RAG_STORE=milvus` uses)
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
 from pathlib import Path
@@ -25,12 +26,15 @@ def milvus_row(n: int, vectors: np.ndarray, chunks: list[Chunk], q_texts: list[s
     """Insert the chunks (vectors and BM25 terms) into a fresh Milvus Lite collection, load it, and time dense,
     BM25 and hybrid search the way the app runs them; recall@10 of its dense index against exact search."""
     from rag.bench.search import SearchRow
-    from rag.index.milvus_store import BATCH, MilvusSearch, MilvusStore, bm25_terms, key
+    from rag.index.milvus_search import MilvusSearch, bm25_terms
+    from rag.index.milvus_store import BATCH, SERVER_SCHEMES, MilvusStore, key
     from rag.index.retrieve import Retriever
     from rag.index.store import IndexData
 
-    db = root / f"milvus-{n}.db"
-    store = MilvusStore(str(db), collection="bench", local_dir=root / f"milvus-{n}")
+    server = settings.store == "milvus" and settings.milvus_uri.startswith(SERVER_SCHEMES)
+    db = root / f"milvus-{n}.db"  # Milvus Lite, unless RAG_MILVUS_URI names a server: then its collections
+    store = MilvusStore(settings.milvus_uri if server else str(db), token=settings.milvus_token,
+                        collection=f"rag_bench_{n}", local_dir=root / f"milvus-{n}")
     k, candidates = truth.shape[1], settings.candidates
     try:
         release_memory()
@@ -80,10 +84,15 @@ def milvus_row(n: int, vectors: np.ndarray, chunks: list[Chunk], q_texts: list[s
             dense_ms=spread(timed(dense, qi)), exact_ms=spread(exact_ms), keyword_ms=spread(timed(keyword, qi)),
             hybrid_ms=spread(timed(lambda i: retriever.search(q_texts[i], settings.top_k), qi)),
             embed_query_ms=spread(timed(lambda i: embedder.embed([q_texts[i]]), qi[:30])),
-            recall_at_10=recall(found, truth), index_bytes_per_chunk=_folder_bytes(db) / n,
+            recall_at_10=recall(found, truth),
+            index_bytes_per_chunk=float("nan") if server else _folder_bytes(db) / n,
             bm25_bytes_per_chunk=float("nan"), rss_bytes_per_chunk=(rss1 - rss0) / n, store="milvus",
         )
         log.info("bench search milvus %d: %s", n, row)
         return row
     finally:
+        if server:  # the bench's collections are not left on a shared server
+            for name in (store.chunks_name, store.docs_name, store.meta_name):
+                with contextlib.suppress(Exception):
+                    store.client.drop_collection(name)
         store.close()

@@ -37,6 +37,7 @@ def pipeline_of(ctx: click.Context):
 @click.group()
 @click.option("-v", "--verbose", count=True, help="More logging (-v info, -vv debug).")
 @click.pass_context
+@friendly  # a bad RAG_* variable is a one-line message too
 def cli(ctx: click.Context, verbose: int) -> None:
     """Ask questions about news articles and get answers with verified citations."""
     settings = Settings.from_env()

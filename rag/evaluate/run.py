@@ -3,6 +3,7 @@ every question through the same pipeline the CLI and the UI use, score each answ
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import shutil
 import tempfile
@@ -50,12 +51,12 @@ def check_writable_outside(path: Path, set_folder: Path, what: str) -> None:
 def _check_index_dir(index: Path, corpus: Path, settings: Settings) -> None:
     """Refuse an index folder that holds something else: ingest keeps documents from outside the scanned
     paths, so reusing the main index (or another set's) would mix corpora and pollute both."""
-    from rag.index.store import IndexStore
+    from rag.index.store import make_store
 
     if _inside(index, settings.index_path) or _inside(settings.index_path, index):
         raise RagError(f"--index-dir {index} is the configured index {settings.index_path}: "
                        "choose a separate folder for the eval set's index.")
-    store = IndexStore(index)
+    store = make_store(settings.replace(index_dir=index))
     if not store.exists():
         if index.is_dir() and any(index.iterdir()):
             raise RagError(f"--index-dir {index} is a non-empty folder but not an index: choose a new folder.")
@@ -69,6 +70,15 @@ def _check_index_dir(index: Path, corpus: Path, settings: Settings) -> None:
     if foreign:
         raise RagError(f"--index-dir {index} holds {len(foreign)} documents from outside {corpus} "
                        f"(e.g. {foreign[0]}): choose a new folder for this set's index.")
+
+
+def eval_collection(settings: Settings, corpus: Path) -> str:
+    """With RAG_STORE=milvus and a database named by RAG_MILVUS_URI (one the library may share), an eval set gets
+    collections of its own, named after its folder; the default Milvus Lite file lives in the eval's index folder."""
+    if settings.store != "milvus" or not settings.milvus_uri:
+        return settings.milvus_collection
+    digest = hashlib.sha1(str(Path(corpus).resolve()).encode()).hexdigest()[:10]
+    return f"{settings.milvus_collection}_eval_{digest}"
 
 
 def _real_pipeline(settings: Settings) -> PipelineAPI:
@@ -86,16 +96,21 @@ def corpus_pipeline(settings: Settings, corpus: Path, index_dir: Path | None = N
     re-checks file stats. Uploads are pointed at the temporary folder too, so nothing lands in the set."""
     corpus = Path(corpus)
     tmp = Path(tempfile.mkdtemp(prefix="rag-eval-"))
+    pipeline = None
     try:
         index = Path(index_dir) if index_dir is not None else tmp / "index"
         if index_dir is not None:
             _check_index_dir(index, corpus, settings)
-        local = settings.replace(data_dir=corpus, index_dir=index, upload_dir=tmp / "uploads")
+        local = settings.replace(data_dir=corpus, index_dir=index, upload_dir=tmp / "uploads",
+                                 milvus_collection=eval_collection(settings, corpus))
         pipeline = (factory or _real_pipeline)(local)
         report = pipeline.ingest([corpus], progress=progress)
         log.info("eval corpus %s: %s", corpus, report.summary())
         yield pipeline, report
     finally:
+        close = getattr(pipeline, "close", None)
+        if close:  # a database store lets go of its files before they are removed
+            close()
         shutil.rmtree(tmp, ignore_errors=True)
 
 

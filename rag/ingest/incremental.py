@@ -23,7 +23,7 @@ import numpy as np
 
 from rag.errors import DocumentNotFoundError, IndexCorruptError, IndexMismatchError
 from rag.index.embed import Embedder
-from rag.index.store import Change, IndexStore, check_compatible
+from rag.index.store import Change, Store, check_compatible
 from rag.ingest.loaders import DEFAULT_MAX_BYTES, raw_text_hash
 from rag.ingest.scan import loader_signature, scan_paths
 from rag.ingest.segment import SEGMENTER_NAME, chunk_document
@@ -58,7 +58,7 @@ class _Rebuild(Exception):
 
 def ingest(
     paths: Sequence[Path],
-    store: IndexStore,
+    store: Store,
     embedder: Embedder,
     *,
     chunk_words: int = 150,
@@ -86,7 +86,7 @@ def ingest(
     return report
 
 
-def _previous_manifest(store: IndexStore, embed_name: str, chunker: dict,
+def _previous_manifest(store: Store, embed_name: str, chunker: dict,
                        report: IngestReport) -> dict[str, Any] | None:
     """The live version's manifest when the index can be updated in place; None means build from scratch."""
     if not store.exists():
@@ -107,7 +107,7 @@ def _previous_manifest(store: IndexStore, embed_name: str, chunker: dict,
         return None
 
 
-def _ingest_locked(paths: Sequence[Path], store: IndexStore, embedder: Embedder, *, rebuild: bool,
+def _ingest_locked(paths: Sequence[Path], store: Store, embedder: Embedder, *, rebuild: bool,
                    chunk_words: int, overlap: int, base: Path | None, progress: Progress | None,
                    max_bytes: int) -> IngestReport:
     report = IngestReport()
@@ -187,7 +187,8 @@ def _ingest_locked(paths: Sequence[Path], store: IndexStore, embedder: Embedder,
     counts = _chunk_counts(new_chunks)
     entries.update({d.doc: _entry(d, counts.get(d.doc, 0), (file_info.get(d.doc) or {}).get("stat"))
                     for d in to_embed})
-    new_manifest = _manifest(store, entries, embed_name=embedder.name, dim=dim, chunker=chunker, loader=loader_signature())
+    new_manifest = _manifest(store, entries, embed_name=embedder.name, dim=dim, chunker=chunker,
+                             loader=loader_signature())
     store.commit(Change(new_manifest, keep, {d.doc: d for d in to_embed}, new_chunks,
                         new_vectors if len(new_chunks) else np.zeros((0, dim), np.float32)), base)
     report.documents = len(entries)
@@ -208,14 +209,15 @@ def _entry(d: Document, chunks: int, stat: dict | None) -> dict[str, Any]:
             "path": d.meta.get("path", ""), "stat": stat, "raw_sha256": raw_text_hash(d.text)}
 
 
-def _manifest(store: IndexStore, entries: dict[str, dict], *, embed_name: str, dim: int, chunker: dict, loader: str | None) -> dict:
+def _manifest(store: Store, entries: dict[str, dict], *, embed_name: str, dim: int, chunker: dict,
+              loader: str | None) -> dict:
     """The manifest of a new version: the settings it was built with (checked on load) and each document's
     entry, which lets the next ingest skip unchanged files (a stat is trusted only while `loader` is the same)."""
     return {"format": store.FORMAT, "embed_model": embed_name, "dim": int(dim), "chunker": chunker,
             "loader": loader, "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "documents": entries}
 
 
-def remove_documents(store: IndexStore, embedder: Embedder, doc_ids: Sequence[str], *, lock_wait_s: float = 0.0,
+def remove_documents(store: Store, embedder: Embedder, doc_ids: Sequence[str], *, lock_wait_s: float = 0.0,
                      trash_dir: Path, trash_roots: Sequence[Path]) -> IngestReport:
     """Drop `doc_ids` from the index in one new version, so a search sees all of them or none of them.
 
@@ -234,8 +236,9 @@ def remove_documents(store: IndexStore, embedder: Embedder, doc_ids: Sequence[st
         entries = {d: e for d, e in info.items() if d not in gone}
         if wanted:
             base = store.open_base(expect={"embed_model": embedder.name})
-            new = _manifest(store, entries, embed_name=manifest["embed_model"], dim=int(manifest.get("dim") or embedder.dim),
-                            chunker=manifest.get("chunker", {}), loader=manifest.get("loader"))
+            new = _manifest(store, entries, embed_name=manifest["embed_model"],
+                            dim=int(manifest.get("dim") or embedder.dim), chunker=manifest.get("chunker", {}),
+                            loader=manifest.get("loader"))
             store.commit(Change(new, list(entries), {}, [], np.zeros((0, new["dim"]), np.float32)), base)
         # after the switch: a failed move leaves a file that the next ingest adds back, never a half index
         report.notes.extend(_trash_sources({d: info.get(d, {}).get("path", "") for d in wanted}, trash_dir,
@@ -302,7 +305,7 @@ def _free_name(folder: Path, name: str) -> Path:
     return dest
 
 
-def _refresh_file_info(store: IndexStore, manifest: dict[str, Any], file_info: dict[str, dict]) -> None:
+def _refresh_file_info(store: Store, manifest: dict[str, Any], file_info: dict[str, dict]) -> None:
     """Nothing to re-embed, but files were touched (or stats were missing or racy): record the new stats
     in a new version of the manifest so that the next ingest need not read these files again."""
     documents = manifest.get("documents", {})
