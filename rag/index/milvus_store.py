@@ -151,11 +151,14 @@ class MilvusStore:
         except Exception as e:  # noqa: BLE001
             raise StoreUnavailableError(self._unavailable(e)) from e
 
-    def _query(self, name: str, **kw) -> list[dict]:
-        """A query on a collection, loaded first when this connection has not loaded it yet."""
+    def _load(self, name: str) -> None:
+        """Queries and deletes by expression need the collection loaded: once per connection."""
         if name not in self._loaded:
             self.client.load_collection(name)
             self._loaded.add(name)
+
+    def _query(self, name: str, **kw) -> list[dict]:
+        self._load(name)
         return [dict(r) for r in self.client.query(name, **kw)]  # pymilvus decodes rows lazily: decode all now
 
     def _pointers(self) -> list[dict]:
@@ -183,6 +186,7 @@ class MilvusStore:
             self.client.insert(self.meta_name, [{"id": f"m:{version}:{a + i:06d}", "body": b, "_v": NO_VECTOR}
                                                 for i, b in enumerate(pieces[a : a + 50])])
         pointer = f"p:{time.time_ns():020d}"
+        self._load(self.meta_name)
         self.client.insert(self.meta_name, [{"id": pointer, "_v": NO_VECTOR, "body": json.dumps(
             {"version": version, "parts": len(pieces), "sha256": hashlib.sha256(body.encode()).hexdigest()})}])
         # older versions (and pieces a killed writer left without a pointer) go once the new pointer is in
@@ -217,7 +221,7 @@ class MilvusStore:
             check_compatible(manifest, expect, self.root)
         self._check_collections(manifest)
         for name in (self.docs_name, self.chunks_name):
-            self._query(name, filter="", output_fields=["id"], limit=1)  # loads it
+            self._load(name)
         listed = {key(d): d for d in manifest.get("documents", {})}
         parts: dict[str, list[tuple[int, str, dict]]] = {}
         for r in self._scan(self.docs_name, ["doc_key", "part", "text", "info"]):
@@ -348,8 +352,7 @@ class MilvusStore:
         c = self.client
         c.create_collection(name, schema=schema, consistency_level="Strong")
         c.create_index(name, index_params, sync=not self.lite)
-        c.load_collection(name)
-        self._loaded.add(name)
+        self._load(name)
 
     def _dense_index(self, n: int) -> dict[str, Any]:
         """As the FAISS store chooses (exact up to FLAT_LIMIT, IVF-Flat above); a server picks its own."""
@@ -362,6 +365,8 @@ class MilvusStore:
 
     def _delete(self, docs: list[str]) -> None:
         keys = [key(d) for d in docs]
+        self._load(self.chunks_name)
+        self._load(self.docs_name)
         for a in range(0, len(keys), FILTER_IDS):
             expr = _in("doc_key", keys[a : a + FILTER_IDS])
             self.client.delete(self.chunks_name, filter=expr)

@@ -272,7 +272,7 @@ class IndexStore:
 
     def commit(self, change: Change, base: IndexData | None) -> None:
         """The kept documents of `base` plus the change's new ones, saved as one new version (one switch)."""
-        documents, chunks, parts = kept(base, change.keep) if base is not None else ({}, [], [])
+        documents, chunks, parts = _kept(base, change.keep) if base is not None else ({}, [], [])
         documents.update(change.documents)
         chunks.extend(change.chunks)
         if change.chunks:
@@ -309,7 +309,7 @@ class Change:
     vectors: np.ndarray
 
 
-def kept(old: IndexData, doc_ids: list[str]) -> tuple[dict[str, Document], list[Chunk], list[np.ndarray]]:
+def _kept(old: IndexData, doc_ids: list[str]) -> tuple[dict[str, Document], list[Chunk], list[np.ndarray]]:
     """The documents, chunks and vector blocks of `doc_ids` in `old`, carried into a new version as they are
     (no re-embedding); ids that `old` does not hold are passed over."""
     documents: dict[str, Document] = {}

@@ -13,6 +13,7 @@ from rag.evaluate import evaluate, load_eval, retrieval_recall
 pytestmark = pytest.mark.integration
 
 DEV = os.path.join(os.path.dirname(__file__), "..", "fixtures", "dev.jsonl")
+HELDOUT = os.path.join(os.path.dirname(__file__), "..", "fixtures", "heldout.jsonl")
 
 
 def test_putin_question_finds_the_isolation_passage(real_pipeline):
@@ -82,3 +83,31 @@ def test_the_numpy_encoder_matches_sentence_transformers(real_pipeline):
     st = SentenceTransformer(path, device="cpu").encode(texts, normalize_embeddings=True)
     ours = encoder.encode(texts)
     assert np.abs(ours - st).max() < 1e-5
+
+
+def test_milvus_store_retrieves_what_faiss_does(real_pipeline, real_settings, tmp_path):
+    """The same articles in Milvus Lite (RAG_STORE=milvus) and in FAISS, the same real embedder: the questions of
+    both question sets get the same passages, and the same answer to the first question."""
+    from rag.pipeline import Pipeline
+
+    milvus = Pipeline(real_settings.replace(index_dir=tmp_path / "index", store="milvus"),
+                      embedder=real_pipeline.embedder, generator=real_pipeline.generator)
+    try:
+        milvus.ingest()
+        assert {d.doc for d in milvus.documents()} == {d.doc for d in real_pipeline.documents()}
+        items = load_eval(DEV) + load_eval(HELDOUT)
+        same_top, same_set = 0, 0
+        for it in items:
+            a = [(p.chunk.doc, p.chunk.start) for p in real_pipeline.search(it.question, 5)]
+            b = [(p.chunk.doc, p.chunk.start) for p in milvus.search(it.question, 5)]
+            same_top += a[:1] == b[:1]
+            same_set += set(a) == set(b)
+        print(f"\nFAISS vs Milvus on {len(items)} questions: same top passage {same_top}, same top 5 {same_set}")
+        assert same_top >= 0.95 * len(items) and same_set >= 0.8 * len(items)
+        assert retrieval_recall(milvus, load_eval(DEV), k=5)["hit_rate"] >= 0.9
+        q = "Why did Putin enter Syria?"
+        assert [(p.chunk.doc, p.chunk.start) for p in milvus.search(q, 5)] == \
+            [(p.chunk.doc, p.chunk.start) for p in real_pipeline.search(q, 5)]
+        assert milvus.answer(q).answer == real_pipeline.answer(q).answer
+    finally:
+        milvus.close()
