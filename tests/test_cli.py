@@ -97,3 +97,10 @@ def test_unknown_store_is_a_friendly_error(monkeypatch):
     r = CliRunner().invoke(cli, ["search", "oil"], obj={})
     assert r.exit_code == 1 and "RAG_STORE='elastic'" in r.output and "faiss, milvus" in r.output
     assert "Traceback" not in r.output
+
+
+def test_a_milvus_lite_path_must_be_a_db_file(monkeypatch, tmp_path):
+    monkeypatch.setenv("RAG_STORE", "milvus")
+    monkeypatch.setenv("RAG_MILVUS_URI", str(tmp_path / "vectors"))
+    r = CliRunner().invoke(cli, ["search", "oil"], obj={})
+    assert r.exit_code == 1 and "ending in .db" in r.output and "Traceback" not in r.output

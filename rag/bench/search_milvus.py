@@ -27,11 +27,12 @@ def milvus_row(n: int, vectors: np.ndarray, chunks: list[Chunk], q_texts: list[s
     BM25 and hybrid search the way the app runs them; recall@10 of its dense index against exact search."""
     from rag.bench.search import SearchRow
     from rag.index.milvus_search import MilvusSearch, bm25_terms
-    from rag.index.milvus_store import BATCH, SERVER_SCHEMES, MilvusStore, key
+    from rag.index.milvus_store import BATCH, MilvusStore, key
     from rag.index.retrieve import Retriever
     from rag.index.store import IndexData
+    from rag.settings import MILVUS_SERVER_SCHEMES
 
-    server = settings.store == "milvus" and settings.milvus_uri.startswith(SERVER_SCHEMES)
+    server = settings.store == "milvus" and settings.milvus_uri.startswith(MILVUS_SERVER_SCHEMES)
     db = root / f"milvus-{n}.db"  # Milvus Lite, unless RAG_MILVUS_URI names a server: then its collections
     store = MilvusStore(settings.milvus_uri if server else str(db), token=settings.milvus_token,
                         collection=f"rag_bench_{n}", local_dir=root / f"milvus-{n}")

@@ -26,6 +26,7 @@ import fcntl
 import hashlib
 import json
 import logging
+import os
 import time
 import uuid
 from collections.abc import Iterable, Iterator
@@ -39,6 +40,7 @@ from rag.index.faiss_index import FLAT_LIMIT, ivf_params
 from rag.index.milvus_search import MilvusSearch, bm25_terms
 from rag.index.store import REBUILD_HINT, Change, IndexData, check_compatible, writer_lock
 from rag.schema import Chunk, Document, Sentence
+from rag.settings import MILVUS_SERVER_SCHEMES
 
 log = logging.getLogger(__name__)
 
@@ -47,7 +49,6 @@ PART_CHARS = 16_000  # document text per row: 4 bytes a character at most, under
 PIECE_CHARS = 60_000  # manifest JSON per row (ASCII)
 BATCH = 2_000  # rows per insert
 FILTER_IDS = 500  # keys per delete expression
-SERVER_SCHEMES = ("http://", "https://", "tcp://", "grpc://")
 NO_VECTOR = [0.0, 0.0]  # docs and meta rows: Milvus wants a vector field in every collection
 
 
@@ -66,7 +67,7 @@ class MilvusStore:
     def __init__(self, uri: str, *, token: str = "", collection: str = "rag_news", local_dir: Path) -> None:
         self.uri = uri
         self.token = token
-        self.lite = not uri.startswith(SERVER_SCHEMES)
+        self.lite = not uri.startswith(MILVUS_SERVER_SCHEMES)
         self.root = uri  # what messages name
         self.local_dir = Path(local_dir)  # the writer lock and the evidence-sentence cache live here
         self.chunks_name, self.docs_name, self.meta_name = (f"{collection}_{s}" for s in ("chunks", "docs", "meta"))
@@ -82,6 +83,9 @@ class MilvusStore:
         if self._client is None:
             try:
                 from pymilvus import MilvusClient
+
+                if self.lite:
+                    import milvus_lite  # noqa: F401 - pymilvus opens .db files through it
             except ImportError as e:
                 raise ConfigError("RAG_STORE=milvus needs pymilvus and milvus-lite: run 'make chat' again (it "
                                   "installs them when RAG_STORE=milvus) or 'pip install \"rag-news[milvus]\"'.") from e
@@ -102,7 +106,7 @@ class MilvusStore:
             return
         from milvus_lite.server_manager import server_manager_instance
 
-        if str(Path(self.uri).resolve()) in getattr(server_manager_instance, "_servers", {}):
+        if os.path.abspath(self.uri) in getattr(server_manager_instance, "_servers", {}):
             return  # this process has it open already
         with open(lock, "a+") as f:
             try:
