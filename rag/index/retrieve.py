@@ -75,7 +75,8 @@ class Retriever:
         """Dense and keyword candidates (n of each) fused by reciprocal rank fusion, best first."""
         if self.engine is not None:
             qv = self.embedder.embed([query])[0]
-            return [Candidate(row, fused=score) for row, score in self.engine.fused(query, qv, n, self.rrf_k)]
+            found = [Candidate(row, fused=score) for row, score in self.engine.fused(query, qv, n, self.rrf_k)]
+            return sorted(found, key=lambda c: (-c.fused, c.row))  # ties to the earlier row, as below
         cands: dict[int, Candidate] = {}
         for rank, (row, score) in enumerate(self.dense(query, n)):
             c = cands.setdefault(row, Candidate(row))
