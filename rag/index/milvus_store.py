@@ -38,8 +38,8 @@ import numpy as np
 from rag.errors import ConfigError, IndexCorruptError, IndexMismatchError, IndexMissingError, StoreUnavailableError
 from rag.index.faiss_index import FLAT_LIMIT, ivf_params
 from rag.index.milvus_search import MilvusSearch, bm25_terms
-from rag.index.store import REBUILD_HINT, Change, IndexData, check_compatible, writer_lock
-from rag.schema import Chunk, Document, Sentence
+from rag.index.store import REBUILD_HINT, Change, IndexData, check_compatible, doc_from_dict, doc_to_dict, writer_lock
+from rag.schema import Chunk, Document
 from rag.settings import MILVUS_SERVER_SCHEMES
 
 log = logging.getLogger(__name__)
@@ -234,11 +234,8 @@ class MilvusStore:
         documents: dict[str, Document] = {}
         for k, ps in parts.items():
             ps.sort(key=lambda p: p[0])
-            info = ps[0][2] or {}
-            documents[listed[k]] = Document(
-                doc=listed[k], text="".join(p[1] for p in ps), title=info.get("title", ""),
-                outlet=info.get("outlet", ""), author=info.get("author", ""), published=info.get("published", ""),
-                published_approx=bool(info.get("published_approx", False)), meta=info.get("meta") or {})
+            documents[listed[k]] = doc_from_dict({**(ps[0][2] or {}), "doc": listed[k],
+                                                  "text": "".join(p[1] for p in ps)})
         chunks: list[Chunk] = []
         keys: list[str] = []
         for r in self._scan(self.chunks_name, ["id", "span"]):
@@ -246,8 +243,7 @@ class MilvusStore:
             d = documents.get(s["doc"])
             if d is None:
                 continue  # a pending document's leftovers, or rows a killed ingest wrote
-            chunks.append(Chunk(id=s["id"], doc=s["doc"], text=d.text[s["start"]:s["end"]], start=s["start"],
-                                end=s["end"], sentences=tuple(Sentence(a, b) for a, b in s["sentences"])))
+            chunks.append(Chunk.from_dict({**s, "text": d.text[s["start"] : s["end"]]}))
             keys.append(r["id"])
         order = sorted(range(len(chunks)), key=lambda i: (chunks[i].doc, chunks[i].start, chunks[i].id))
         chunks = [chunks[i] for i in order]
@@ -380,9 +376,9 @@ class MilvusStore:
         rows = []
         for d in documents:
             k = key(d.doc)
+            meta = {f: v for f, v in doc_to_dict(d).items() if f != "text"}  # the text goes in parts
             for i in range(max(1, -(-len(d.text) // PART_CHARS))):
-                info = {**d.metadata(), "meta": d.meta} if i == 0 else {}
-                rows.append({"id": f"{k}:{i}", "doc_key": k, "part": i, "info": info, "_v": NO_VECTOR,
+                rows.append({"id": f"{k}:{i}", "doc_key": k, "part": i, "info": meta if i == 0 else {}, "_v": NO_VECTOR,
                              "text": d.text[i * PART_CHARS : (i + 1) * PART_CHARS]})
         for a in range(0, len(rows), BATCH):
             self.client.insert(self.docs_name, rows[a : a + BATCH])
@@ -391,6 +387,5 @@ class MilvusStore:
         for a in range(0, len(chunks), BATCH):
             self.client.insert(self.chunks_name, [
                 {"id": key(c.id), "doc_key": key(c.doc), "terms": bm25_terms(c.text), "vector": vectors[a + i],
-                 "span": {"id": c.id, "doc": c.doc, "start": c.start, "end": c.end,
-                          "sentences": [[s.start, s.end] for s in c.sentences]}}
+                 "span": {f: v for f, v in c.to_dict().items() if f != "text"}}  # the text is the document's
                 for i, c in enumerate(chunks[a : a + BATCH])])

@@ -77,11 +77,11 @@ def _jsonl(rows) -> bytes:
     return "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows).encode("utf-8")
 
 
-def _doc_to_dict(d: Document) -> dict[str, Any]:
+def doc_to_dict(d: Document) -> dict[str, Any]:
     return {**d.metadata(), "meta": d.meta, "text": d.text}
 
 
-def _doc_from_dict(r: dict[str, Any]) -> Document:
+def doc_from_dict(r: dict[str, Any]) -> Document:
     return Document(
         doc=r["doc"], text=r["text"], title=r.get("title", ""), outlet=r.get("outlet", ""),
         author=r.get("author", ""), published=r.get("published", ""),
@@ -126,7 +126,7 @@ class IndexStore:
         if expect:
             check_compatible(manifest, expect, self.root)
         check_file_sizes(d, manifest)
-        documents = {r["doc"]: _doc_from_dict(r) for r in self._read_jsonl(d / "documents.jsonl")}
+        documents = {r["doc"]: doc_from_dict(r) for r in self._read_jsonl(d / "documents.jsonl")}
         chunks = [Chunk.from_dict(r) for r in self._read_jsonl(d / "chunks.jsonl")]
         vec_path = d / "vectors.npy"
         try:
@@ -178,7 +178,7 @@ class IndexStore:
         try:
             import faiss
 
-            _write(tmp / "documents.jsonl", _jsonl(_doc_to_dict(d) for d in data.documents.values()))
+            _write(tmp / "documents.jsonl", _jsonl(doc_to_dict(d) for d in data.documents.values()))
             _write(tmp / "chunks.jsonl", _jsonl(c.to_dict() for c in data.chunks))
             with open(tmp / "vectors.npy", "wb") as f:
                 np.save(f, np.ascontiguousarray(data.vectors, dtype=np.float32), allow_pickle=False)
