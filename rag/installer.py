@@ -21,6 +21,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from rag import llama_build
+
 ROOT = Path(__file__).resolve().parent.parent
 VENV = ROOT / ".venv"
 BIN = VENV / "bin"
@@ -29,10 +31,7 @@ LOG = VENV / "install.log"
 STAMPS = VENV / ".rag-steps"
 
 TORCH = "torch==2.13.0"  # pinned first: here it is a CPU build on local disk; unpinned, pip takes CUDA (GBs)
-LLAMA = "llama-cpp-python==0.3.36"
 PIP = "pip>=24.1"  # `--progress-bar raw`, which these bars are drawn from
-# llama-cpp-python builds llama.cpp from source; the multimodal (llava/mtmd) library is not used here
-LLAMA_CMAKE = "-DLLAVA_BUILD=OFF"
 
 # pip lines that read as failures but are not problems for this app
 HARMLESS = (
@@ -264,9 +263,25 @@ def install_app() -> None:
 
 
 def install_llama() -> None:
-    env = {"CMAKE_ARGS": os.environ.get("CMAKE_ARGS", LLAMA_CMAKE),
-           "CMAKE_BUILD_PARALLEL_LEVEL": os.environ.get("CMAKE_BUILD_PARALLEL_LEVEL", str(os.cpu_count() or 2))}
-    run_logged(pip("install", "-v", LLAMA), "llama.cpp", env=env)  # -v: the compiler's progress lines
+    """Build the wheel once for this CPU, compiler and flags (see `rag.llama_build`), then install that wheel,
+    replacing any other build of the same version (an older one may have the AMX kernels that crash)."""
+    env = llama_build.build_env()
+    kept = llama_build.wheel_dir(llama_build.build_key(env))
+    if not list(kept.glob("*.whl")):
+        tmp = kept.with_name(f".{kept.name}.{os.getpid()}")
+        try:
+            # -v: the compiler's progress lines; no pip cache: it would hand back a wheel built with other flags
+            run_logged(pip("wheel", "-v", "--no-deps", "--no-cache-dir", "-w", str(tmp), llama_build.LLAMA),
+                       "llama.cpp", env=env)
+            shutil.rmtree(kept, ignore_errors=True)
+            os.replace(tmp, kept)
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+    else:
+        say(f"      (the build kept in {kept} for this CPU and compiler)")
+    wheel = str(sorted(kept.glob("*.whl"))[-1])
+    run_logged(pip("install", wheel), "llama.cpp's libraries")
+    run_logged(pip("install", "--force-reinstall", "--no-deps", wheel), "llama.cpp")
 
 
 def install_test_tools() -> None:
@@ -324,8 +339,8 @@ def chat_steps() -> list[Step]:
              "sentence-transformers runs on it to embed articles", "~20 s-1 min", install_torch, key=TORCH),
         Step("llama", "Building llama.cpp (llama-cpp-python 0.3.36) from source",
              "it runs the language model in-process; PyPI has no ready-made build",
-             "~3 min on 2 cores the first time; seconds after, from pip's cache", install_llama,
-             key=LLAMA + LLAMA_CMAKE),
+             "~3-6 min on 2 cores the first time; seconds after, from the kept build", install_llama,
+             key=llama_build.build_key(llama_build.build_env())),
         Step("app", "Installing the app and its libraries (Gradio, sentence-transformers, FAISS, ...)",
              "the chat page, the embedder and the index", "~30 s-1 min", install_app,
              key=_file_key(pyproject, extra="milvus" if _milvus() else "")),
@@ -357,7 +372,7 @@ def run_steps(steps: Sequence[Step], goal: str) -> None:
     started = time.monotonic()
     todo = [s for s in steps if not s.done()]
     if not todo:
-        say(f"• Everything {goal} needs is installed.")
+        say(f"• Everything needed for {goal} is installed.")
         return
     say(f"• Setting up for {goal}: {len(todo)} step{'s' if len(todo) != 1 else ''} "
         f"(a log of every command: {LOG.relative_to(ROOT)})")

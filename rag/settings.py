@@ -52,8 +52,9 @@ class Settings:
     llm_backend: str = "auto"  # auto | llama.cpp | transformers (auto: llama.cpp for GGUF files)
     llm_threads: int = 0  # llama.cpp threads; 0 = the number of CPU cores
     llm_ctx: int = 4096  # llama.cpp context window in tokens
-    # llama.cpp's weight repacking: on the 2-core AVX2 machine measured it cost 0.5 s of loading and 600 MB, made
-    # reading the prompt 1.5x slower and writing 1.3x faster: off, since answers read far more than they write
+    # llama.cpp's weight repacking: measured on 2 cores it costs ~0.5 s of loading and 600 MB, and reads prompts
+    # slower (AVX2: 1.5x slower, writing 1.3x faster; AVX-512: 0.6-0.75x, writing 0.97-1.2x): off, since answers
+    # read far more than they write. When on, it is tried in a child process first (rag.generate.llama_check)
     llm_repack: bool = False
     llm_dtype: str = "auto"  # auto | float32 | bfloat16 | float16
     llm_url: str = ""  # OpenAI-compatible server; when set, used instead of a local model

@@ -424,3 +424,22 @@ def test_bench_answer_baseline_repeats_the_pipelines_model_calls_from_the_same_c
             assert direct["cache"] == direct["prompt"]  # right after its own probe, as in the pipeline
             assert 0 < direct["read"] == pipe["read"] < len(reply.split())  # stopped where the pipeline stopped
     assert "first verified sentence" in result.table()
+
+
+def test_reader_bench_table_shows_a_crashed_configuration_with_its_cause():
+    from rag.bench.reader import ReaderBench
+    from rag.generate.llama_check import CheckResult
+
+    base = CheckResult(repack=False, ok=True, returncode=0, buffers=["CPU_Mapped"], load_s=0.5, prompt_tokens=512,
+                       prompt_tokens_per_s=100.0, decode_tokens_per_s=10.0, peak_rss_mb=1200)
+    faster = CheckResult(repack=True, ok=True, returncode=0, buffers=["CPU_Mapped", "CPU_REPACK"], load_s=1.0,
+                         prompt_tokens=512, prompt_tokens_per_s=50.0, decode_tokens_per_s=12.5, peak_rss_mb=1800)
+    crashed = CheckResult(repack=None, ok=False, returncode=-11, buffers=["CPU_Mapped", "AMX"], prompt_tokens=512)
+    bench = ReaderBench(model="m.gguf", threads=2, prompt_tokens=512, decode_tokens=32, reps=3,
+                        runs=[base, faster, crashed], machine="2 CPU cores", cpu="CPU (AVX2)", load_before=0.1)
+    table = bench.table()
+    assert "0.50x" in table and "1.25x" in table  # prompt and decode against RAG_LLM_REPACK=0, same run
+    assert "failed" in table and "SIGSEGV" in table and "AMX kernels" in table
+    assert bench.targets() == [("every configuration reads a prompt and writes",
+                                "llama.cpp's default parameters failed", False)]
+    assert bench.to_dict()["targets"][0]["met"] is False

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import io
+import os
+import subprocess
+from pathlib import Path
 
 import pytest
 
-from rag import installer
+from rag import installer, llama_build
 
 
 class _Out(io.StringIO):
@@ -64,3 +67,77 @@ def test_steps_explain_what_why_and_how_long():
         assert step.title and step.why and any(ch.isdigit() for ch in step.takes), step.name
     chat = {s.name for s in installer.chat_steps()}
     assert "test" not in chat and "browser" not in chat and "smollm2" not in chat  # test tools: make test only
+
+
+# ---------------------------------------------------------------- building llama.cpp
+
+NO_AMX = " ".join(llama_build.NO_AMX)
+
+
+def test_the_build_leaves_the_amx_kernels_out_and_keeps_the_users_flags(monkeypatch):
+    monkeypatch.setattr(llama_build, "compiler_takes", lambda flags, environ=None: True)
+    env = llama_build.build_env({"CFLAGS": "-O2 -g", "CMAKE_ARGS": "-DGGML_BLAS=ON"})
+    assert env["CFLAGS"] == f"-O2 -g {NO_AMX}" and env["CXXFLAGS"] == NO_AMX
+    assert env["CMAKE_ARGS"] == "-DGGML_BLAS=ON"
+    assert llama_build.build_env({})["CMAKE_ARGS"] == llama_build.LLAMA_CMAKE
+    # a compiler that does not know AMX (not x86-64, or too old to emit it) gets no flags it would refuse
+    monkeypatch.setattr(llama_build, "compiler_takes", lambda flags, environ=None: False)
+    assert llama_build.build_env({"CFLAGS": "-O2"})["CFLAGS"] == "-O2"
+
+
+def _amx_macros(flags: list[str]) -> set[str]:
+    cxx = llama_build.compiler(dict(os.environ))
+    proc = subprocess.run([*cxx, *flags, "-march=sapphirerapids", "-dM", "-E", "-x", "c++", "-"], input="",
+                          capture_output=True, text=True)
+    if proc.returncode != 0:
+        pytest.skip(f"this compiler does not know -march=sapphirerapids: {proc.stderr.strip()[:200]}")
+    return {m for m in ("__AMX_TILE__", "__AMX_INT8__", "__AMX_BF16__") if m in proc.stdout}
+
+
+def test_this_compiler_leaves_amx_out_even_when_the_cpu_has_it():
+    """The build adds -march=native after the flags; a CPU with AMX is -march=sapphirerapids here. llama.cpp
+    compiles its AMX kernels when __AMX_INT8__ is defined."""
+    env = llama_build.build_env()
+    if not env["CXXFLAGS"]:
+        pytest.skip("no x86-64 compiler that knows AMX here")
+    assert _amx_macros([]) == {"__AMX_TILE__", "__AMX_INT8__", "__AMX_BF16__"}  # what the flags must undo
+    assert _amx_macros(env["CXXFLAGS"].split()) == set()
+
+
+def test_the_kept_build_is_per_flags_compiler_and_cpu(monkeypatch):
+    monkeypatch.setattr(llama_build, "compiler_version", lambda environ=None: "g++ 12.2.0")
+    monkeypatch.setattr(llama_build, "cpu_flags", lambda: "avx2 avx512f")
+    env = {"CMAKE_ARGS": "-DLLAVA_BUILD=OFF", "CFLAGS": NO_AMX, "CXXFLAGS": NO_AMX}
+    key = llama_build.build_key(env)
+    assert llama_build.build_key(dict(env)) == key
+    assert llama_build.build_key({**env, "CXXFLAGS": ""}) != key  # the build this fix replaces
+    monkeypatch.setattr(llama_build, "cpu_flags", lambda: "avx2 avx512f amx_tile amx_int8")
+    assert llama_build.build_key(env) != key
+    monkeypatch.setattr(llama_build, "compiler_version", lambda environ=None: "g++ 13.3.0")
+    assert len({key, llama_build.build_key(env)}) == 2
+
+
+def test_llama_cpp_is_built_once_without_pips_cache_and_always_reinstalled(monkeypatch, tmp_path):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    monkeypatch.setattr(llama_build, "compiler_takes", lambda flags, environ=None: True)
+    calls: list[tuple[list[str], dict | None]] = []
+
+    def run_logged(cmd, label, env=None):
+        calls.append((list(cmd), env))
+        if "wheel" in cmd:
+            out = Path(cmd[cmd.index("-w") + 1])
+            out.mkdir(parents=True, exist_ok=True)
+            (out / "llama_cpp_python-0.3.36-cp311-cp311-linux_x86_64.whl").write_bytes(b"wheel")
+
+    monkeypatch.setattr(installer, "run_logged", run_logged)
+    installer.install_llama()
+    (wheel_cmd, env), (deps_cmd, _), (force_cmd, _) = calls
+    assert "--no-cache-dir" in wheel_cmd and llama_build.LLAMA in wheel_cmd
+    assert NO_AMX in env["CFLAGS"] and NO_AMX in env["CXXFLAGS"]
+    kept = llama_build.wheel_dir(llama_build.build_key(llama_build.build_env()))
+    assert kept.is_relative_to(tmp_path / "xdg") and len(list(kept.glob("*.whl"))) == 1
+    assert "install" in deps_cmd and any(a.endswith(".whl") for a in deps_cmd)
+    assert {"--force-reinstall", "--no-deps"} <= set(force_cmd)  # replaces a build with AMX of the same version
+    calls.clear()
+    installer.install_llama()  # a new .venv, same machine: the kept build, nothing compiled
+    assert not any("wheel" in c for c, _ in calls) and len(calls) == 2

@@ -1,4 +1,5 @@
-"""`rag eval` (quality against a question set) and `rag bench answer|ingest|search|coldstart` (speed and memory)."""
+"""`rag eval` (quality against a question set) and `rag bench answer|ingest|search|coldstart|reader` (speed and
+memory)."""
 
 from __future__ import annotations
 
@@ -257,3 +258,30 @@ def bench_coldstart_cmd(ctx: click.Context, question: str, as_json: bool) -> Non
     from rag.bench import bench_cold_start
 
     _emit(bench_cold_start(ctx.obj["settings"], question), as_json)
+
+
+@bench_group.command("reader")
+@click.option("--configs", default="0,1,default", show_default=True,
+              help="RAG_LLM_REPACK values to run (0, 1), and 'default' for llama.cpp's untouched defaults.")
+@click.option("--prompt-tokens", default=512, show_default=True, type=click.IntRange(1, 8192))
+@click.option("--decode-tokens", default=32, show_default=True, type=click.IntRange(0, 1024))
+@click.option("--reps", default=3, show_default=True, type=click.IntRange(1, 50), help="Repetitions (median).")
+@click.option("--threads", default=0, show_default=True, type=click.IntRange(0, 512),
+              help="llama.cpp threads; 0: RAG_LLM_THREADS or the CPU cores.")
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+@click.pass_context
+@friendly
+def bench_reader_cmd(ctx: click.Context, configs: str, prompt_tokens: int, decode_tokens: int, reps: int,
+                     threads: int, as_json: bool) -> None:
+    """Load time, prompt and decode speed and peak memory of the reader on llama.cpp, per configuration, each in
+    its own process (one that crashes is reported, with its cause)."""
+    from rag.bench import bench_reader
+    from rag.bench.reader import CONFIGS
+
+    chosen = [c.strip().lower() for c in configs.split(",") if c.strip()]
+    unknown = [c for c in chosen if c not in CONFIGS]
+    if unknown or not chosen:
+        raise click.BadParameter(f"{', '.join(unknown) or 'nothing'}: choose from {', '.join(CONFIGS)}",
+                                 param_hint="--configs")
+    _emit(bench_reader(ctx.obj["settings"], chosen, prompt_tokens=prompt_tokens, decode_tokens=decode_tokens,
+                       reps=reps, threads=threads), as_json)

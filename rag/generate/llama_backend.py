@@ -35,9 +35,10 @@ class LlamaCppGenerator:
     """The `Generator` protocol over a GGUF file, greedy, with the model's own chat template."""
 
     def __init__(self, path: str, n_threads: int = 0, n_ctx: int = 4096, name: str | None = None,
-                 repack: bool = False) -> None:
+                 repack: bool = False, check_dir: Path | None = None) -> None:
         self.path = str(path)
         self.repack = repack
+        self.check_dir = check_dir  # where the verdict of trying repacking in a child process is kept
         self.n_threads = n_threads or physical_cores()
         self.n_ctx = n_ctx
         self.name = name or os.path.basename(self.path)
@@ -117,6 +118,8 @@ class LlamaCppGenerator:
             except ImportError as e:
                 raise ModelLoadError(f"llama.cpp is not installed ({e}): pip install llama-cpp-python, or set "
                                      "RAG_LLM_BACKEND=transformers.") from e
+            if self.repack:
+                self._check_repack()
             t0 = time.perf_counter()
             try:
                 with _model_params(repack=self.repack):
@@ -139,6 +142,16 @@ class LlamaCppGenerator:
                      self.n_threads, self.n_ctx)
             self._llm = llm
             return llm
+
+    def _check_repack(self) -> None:
+        """Repacked weights take kernels that can kill the process on some CPUs (see `llama_check`): they are tried
+        in a child process first, and a failure turns repacking off with one line instead of a crash."""
+        from rag.generate.llama_check import checked
+
+        result = checked(self.path, True, self.check_dir, threads=self.n_threads)
+        if not result.ok:
+            log.warning("%s Running without repacking (RAG_LLM_REPACK=0).", result.cause())
+            self.repack = False
 
     def _prompt(self, messages: Messages) -> list[int]:
         """The chat template's text, tokenized with its special tokens and no extra BOS (as transformers does)."""

@@ -29,3 +29,16 @@ def test_cold_start_serves_the_page_then_answers(real_pipeline, real_settings):
         assert 1000 < r[run]["rss_mb"] <= r[run]["peak_rss_mb"], run
     assert {t["target"] for t in r["targets"]} == {"warm restart to first answer <= 6 s",
                                                    "peak RSS of rag serve <= 2.5 GB"}
+
+
+def test_reader_bench_measures_each_configuration_in_its_own_process(real_settings):
+    r = _bench(real_settings, "reader", "--prompt-tokens", "48", "--decode-tokens", "4", "--reps", "1",
+               "--threads", "1")
+    runs = {str(run["repack"]): run for run in r["runs"]}
+    assert set(runs) == {"False", "True", "None"}
+    for run in runs.values():
+        assert run["ok"], run["error"]
+        assert run["prompt_tokens"] == 48 and run["prompt_tokens_per_s"] > 0 and run["decode_tokens_per_s"] > 0
+        assert run["peak_rss_mb"] > 500  # the 1.5B reader's weights are ~1 GB, mapped and read
+    assert runs["False"]["buffers"] == ["CPU_Mapped"]  # the app's default: no repacking
+    assert [t["met"] for t in r["targets"]] == [True]
