@@ -328,6 +328,16 @@ def _model_ready(name: str) -> Callable[[], bool]:
     return check
 
 
+def _llama_step() -> Step:
+    key = llama_build.build_key(llama_build.build_env())
+    if list(llama_build.wheel_dir(key).glob("*.whl")):
+        title, takes = "Installing llama.cpp (llama-cpp-python 0.3.36), built before for this CPU and compiler", "~5 s"
+    else:
+        title, takes = "Building llama.cpp (llama-cpp-python 0.3.36) from source", "~3-6 min on 2 cores"
+    return Step("llama", title, "it runs the language model in-process; PyPI has no ready-made build", takes,
+                install_llama, key=key)
+
+
 def chat_steps() -> list[Step]:
     pyproject = ROOT / "pyproject.toml"
     return [
@@ -337,10 +347,7 @@ def chat_steps() -> list[Step]:
              upgrade_pip, key=PIP),
         Step("torch", "Installing PyTorch 2.13.0 (CPU build, ~180 MB)",
              "sentence-transformers runs on it to embed articles", "~20 s-1 min", install_torch, key=TORCH),
-        Step("llama", "Building llama.cpp (llama-cpp-python 0.3.36) from source",
-             "it runs the language model in-process; PyPI has no ready-made build",
-             "~3-6 min on 2 cores the first time; seconds after, from the kept build", install_llama,
-             key=llama_build.build_key(llama_build.build_env())),
+        _llama_step(),
         Step("app", "Installing the app and its libraries (Gradio, sentence-transformers, FAISS, ...)",
              "the chat page, the embedder and the index", "~30 s-1 min", install_app,
              key=_file_key(pyproject, extra="milvus" if _milvus() else "")),

@@ -109,7 +109,7 @@ def test_the_verdict_is_kept_per_model_file_and_not_asked_again(monkeypatch, tmp
 
 def test_a_time_out_is_not_kept(monkeypatch, tmp_path):
     runs = _fake_child(monkeypatch, tmp_path, "time.sleep(30)")
-    monkeypatch.setattr(llama_check, "check", lambda *a, **k: CheckResult(repack=True, ok=False, returncode=-999))
+    monkeypatch.setattr(llama_check, "check", lambda *a, **k: CheckResult(repack=True, ok=False, returncode=llama_check.TIMED_OUT))
     checked("model.gguf", True, tmp_path / "cache")
     assert not list((tmp_path / "cache").rglob("*.json"))
     assert not runs.exists()

@@ -89,17 +89,15 @@ def _ratio(value: float, baseline: float | None) -> str:
 
 def cpu_kind() -> str:
     """The CPU's model name and the widest vector/matrix units it offers, which decide llama.cpp's kernels."""
-    name, flags = "", set()
+    from rag.llama_build import cpu_flags
+
+    name = ""
     try:
         with open("/proc/cpuinfo") as f:
-            for line in f:
-                key, _, value = line.partition(":")
-                if key.strip() == "model name" and not name:
-                    name = value.strip()
-                elif key.strip() in {"flags", "Features"} and not flags:
-                    flags = set(value.split())
+            name = next((line.partition(":")[2].strip() for line in f if line.startswith("model name")), "")
     except OSError:
         pass
+    flags = set(cpu_flags().split())
     units = [u for u, f in (("AVX2", "avx2"), ("AVX-512", "avx512f"), ("AVX-512 VNNI", "avx512_vnni"),
                             ("AMX", "amx_tile"), ("NEON", "asimd")) if f in flags]
     return f"{name or 'CPU'} ({', '.join(units) or 'no AVX2'})"

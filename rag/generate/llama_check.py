@@ -36,6 +36,7 @@ log = logging.getLogger(__name__)
 PROSE = ("Officials said on Tuesday that the talks would resume next week after both sides agreed on a schedule. "
          "The agreement followed months of negotiations over trade, security and the future of the region, and "
          "analysts expect the first results before the end of the year. ")
+TIMED_OUT = -999  # CheckResult.returncode of a child stopped at its time limit
 _BUFFER = re.compile(r"load_tensors:\s+(\S+) model buffer size")
 _FAILURE_HINT = ("reinstall llama.cpp with `make install` (its build leaves the AMX kernels out), or keep "
                  "RAG_LLM_REPACK=0")
@@ -74,7 +75,7 @@ class CheckResult:
         if self.ok:
             return ""
         where = f" (weights in {', '.join(self.buffers)} buffers)" if self.buffers else ""
-        if self.returncode == -999:
+        if self.returncode == TIMED_OUT:
             what = "did not finish in time"
         elif self.returncode < 0:
             what = f"was killed by {_signal_name(-self.returncode)}"
@@ -105,7 +106,7 @@ def check(model: str | Path, repack: bool | None, *, threads: int = 1, n_ctx: in
         proc = subprocess.run(cmd, capture_output=True, text=True, errors="replace", timeout=timeout_s, env=env)
         code, out, err = proc.returncode, proc.stdout, proc.stderr
     except subprocess.TimeoutExpired as e:
-        code = -999
+        code = TIMED_OUT
         out = e.stdout.decode(errors="replace") if isinstance(e.stdout, bytes) else (e.stdout or "")
         err = e.stderr.decode(errors="replace") if isinstance(e.stderr, bytes) else (e.stderr or "")
     result = CheckResult(repack=repack, ok=False, returncode=code, prompt_tokens=prompt_tokens,
@@ -142,7 +143,7 @@ def checked(model: str | Path, repack: bool | None, cache_dir: str | Path | None
             pass
     log.info("llama.cpp: trying %s on this CPU in a child process first", describe(repack))
     result = check(model, repack, threads=threads, timeout_s=timeout_s)
-    if path is not None and result.returncode != -999:  # a time-out may be a busy machine: try again next start
+    if path is not None and result.returncode != TIMED_OUT:  # a time-out may be a busy machine: try again next start
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
@@ -200,6 +201,7 @@ def _child(argv: list[str] | None = None) -> None:
     import llama_cpp
     import numpy as np
 
+    from rag.bench.common import peak_rss_bytes
     from rag.generate.llama_backend import _model_params
 
     _emit(event="start", system_info=llama_cpp.llama_print_system_info().decode(errors="replace"),
@@ -228,25 +230,12 @@ def _child(argv: list[str] | None = None) -> None:
     _emit(event="done", load_s=load_s, prompt_tokens=len(tokens),
           prompt_tokens_per_s=float(np.median(prompt_rates)),
           decode_tokens_per_s=float(np.median(decode_rates)) if decode_rates else float("nan"),
-          peak_rss_mb=_peak_rss_mb())
+          peak_rss_mb=peak_rss_bytes() / 2**20)
 
 
 def _emit(**event) -> None:
     sys.stdout.write(json.dumps(event) + "\n")
     sys.stdout.flush()
-
-
-def _peak_rss_mb() -> float:
-    try:
-        with open("/proc/self/status") as f:
-            for line in f:
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    import resource
-
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 if __name__ == "__main__":
