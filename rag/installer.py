@@ -262,11 +262,12 @@ def install_app() -> None:
     run_logged(pip("install", "-e", f"{ROOT}[milvus]" if _milvus() else str(ROOT)), "the app's libraries")
 
 
-def install_llama() -> None:
+def install_llama(env: dict[str, str] | None = None, key: str = "") -> None:
     """Build the wheel once for this CPU, compiler and flags (see `rag.llama_build`), then install that wheel,
-    replacing any other build of the same version (an older one may have the AMX kernels that crash)."""
-    env = llama_build.build_env()
-    kept = llama_build.wheel_dir(llama_build.build_key(env))
+    replacing any other build of the same version (an older one may have the AMX kernels that crash). `env` and
+    `key`: the build environment and its key when the caller has them already (each asks the compiler)."""
+    env = env or llama_build.build_env()
+    kept = llama_build.wheel_dir(key or llama_build.build_key(env))
     if not list(kept.glob("*.whl")):
         tmp = kept.with_name(f".{kept.name}.{os.getpid()}")
         try:
@@ -329,13 +330,14 @@ def _model_ready(name: str) -> Callable[[], bool]:
 
 
 def _llama_step() -> Step:
-    key = llama_build.build_key(llama_build.build_env())
+    env = llama_build.build_env()
+    key = llama_build.build_key(env)
     if list(llama_build.wheel_dir(key).glob("*.whl")):
         title, takes = "Installing llama.cpp (llama-cpp-python 0.3.36), built before for this CPU and compiler", "~5 s"
     else:
         title, takes = "Building llama.cpp (llama-cpp-python 0.3.36) from source", "~3-6 min on 2 cores"
     return Step("llama", title, "it runs the language model in-process; PyPI has no ready-made build", takes,
-                install_llama, key=key)
+                lambda: install_llama(env, key), key=key)
 
 
 def chat_steps() -> list[Step]:

@@ -141,3 +141,13 @@ def test_llama_cpp_is_built_once_without_pips_cache_and_always_reinstalled(monke
     calls.clear()
     installer.install_llama()  # a new .venv, same machine: the kept build, nothing compiled
     assert not any("wheel" in c for c, _ in calls) and len(calls) == 2
+
+
+def test_the_llama_step_installs_with_the_environment_it_was_keyed_on(monkeypatch):
+    """The step asks the compiler once; the build it runs uses that environment and key."""
+    monkeypatch.setattr(llama_build, "compiler_takes", lambda flags, environ=None: True)
+    seen = []
+    monkeypatch.setattr(installer, "install_llama", lambda env=None, key="": seen.append((env, key)))
+    step = installer._llama_step()
+    step.run()
+    assert seen == [(llama_build.build_env(), step.key)]

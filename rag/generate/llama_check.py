@@ -118,10 +118,10 @@ def check(model: str | Path, repack: bool | None, *, threads: int = 1, n_ctx: in
             continue
         if event.get("event") == "start":
             result.system_info = event.get("system_info", "")
-        elif event.get("event") == "done":
+        elif event.get("event") == "done":  # the child got to the end
+            result.ok = code == 0
             for key in ("load_s", "prompt_tokens", "prompt_tokens_per_s", "decode_tokens_per_s", "peak_rss_mb"):
                 setattr(result, key, event[key])
-    result.ok = code == 0 and result.load_s == result.load_s  # the child got to the end
     if not result.ok:
         result.error = "\n".join(err.strip().splitlines()[-15:])
     return result
