@@ -403,26 +403,27 @@ def test_bench_answer_baseline_repeats_the_pipelines_model_calls_from_the_same_c
     assert all(r["probed"] and r["probe_ms"] >= 20 and r["pipeline_gen_ms"] >= r["probe_ms"] for r in rows)
     assert all(r["same_text"] for r in rows)
 
-    # per question: settle, pipeline probe (and stream), settle, direct probe (and stream)
-    timed_calls = gen.log[-len(rows) * (4 if p_none else 6):]
-    assert [c["kind"] for c in timed_calls[:4]] == ["stream", "probe"] * 2 if p_none else \
-        [c["kind"] for c in timed_calls[:6]] == ["stream", "probe", "stream"] * 2
-    probes = [c for c in timed_calls if c["kind"] == "probe"]
-    assert len(probes) == 2 * len(rows)
-    for pipeline_probe, direct_probe in zip(probes[::2], probes[1::2]):
-        assert direct_probe["prompt"] == pipeline_probe["prompt"]
-        assert direct_probe["cache"] == pipeline_probe["cache"]  # the same starting state for both
-        assert direct_probe["cache"] != direct_probe["prompt"]  # not the prompt the pipeline just read
-    streams = [c for c in timed_calls if c["kind"] == "stream" and c["max_new_tokens"] > 1]
-    if p_none:  # refused on the probe: no stream, none in the baseline either
-        assert not streams and all(r["refused"] and not r["streamed"] for r in rows)
+    # per question: settle, the pipeline's calls (choose probe, read stream, judge probes), settle, the same calls
+    # replayed directly: each replayed call reads the same prompt from the same cache state, and a stream is read
+    # as far as the pipeline read it
+    settles = [i for i, c in enumerate(gen.log) if c["kind"] == "stream" and c["max_new_tokens"] == 1]
+    segments = [gen.log[a + 1:b] for a, b in zip(settles, settles[1:] + [len(gen.log)])][-2 * len(rows):]
+    assert len(segments) == 2 * len(rows)
+    for pipe, direct in zip(segments[::2], segments[1::2]):
+        assert [(c["kind"], c["prompt"], c["cache"]) for c in direct] == \
+            [(c["kind"], c["prompt"], c["cache"]) for c in pipe]
+        assert pipe[0]["kind"] == "probe" and pipe[0]["cache"] != pipe[0]["prompt"]  # not the prompt just read
+        for a, b in zip(pipe, direct):
+            if a["kind"] == "stream":
+                assert 0 < b["read"] == a["read"] < len(reply.split())  # stopped where the pipeline stopped
+        streams = [c for c in pipe if c["kind"] == "stream"]
+        if p_none:  # refused on the probe: no stream, none in the baseline either
+            assert not streams
+        else:
+            assert len(streams) == 1
+    if p_none:
+        assert all(r["refused"] and not r["streamed"] for r in rows)
         assert result.direct_first_token_ms["n"] == 0 and result.direct_total_ms["n"] == len(rows)
-    else:
-        assert len(streams) == 2 * len(rows)
-        for pipe, direct in zip(streams[::2], streams[1::2]):
-            assert direct["prompt"] == pipe["prompt"] and direct["max_new_tokens"] == pipe["max_new_tokens"]
-            assert direct["cache"] == direct["prompt"]  # right after its own probe, as in the pipeline
-            assert 0 < direct["read"] == pipe["read"] < len(reply.split())  # stopped where the pipeline stopped
     assert "first verified sentence" in result.table()
 
 

@@ -2,7 +2,7 @@
 
 import pytest
 
-from rag.answer.followup import follow_up_cue, is_follow_up, key_terms, rewrite_query
+from rag.answer.followup import follow_up_cue, is_follow_up, key_terms, pointing_pronouns, rewrite_query
 
 SELF_CONTAINED = [
     # the reported bug, and plain questions of every kind and length
@@ -69,6 +69,7 @@ FOLLOW_UPS = [
     "what happened to them next?",
     "Who killed him?",
     "What did Obama say about him?",
+    "Did Obama agree with her?",
     "Is that true?",
     "Why did that happen?",
     "Who signed that deal?",
@@ -115,7 +116,9 @@ def test_a_follow_up_carries_the_previous_subject(question):
     history = [{"role": "user", "content": "Why did Putin enter Syria?"}]
     assert is_follow_up(question), question
     rewritten = rewrite_query(question, history)
-    assert rewritten.startswith(question.strip()) and "Syria" in rewritten
+    assert "Syria" in rewritten and rewritten != question
+    if not pointing_pronouns(question):  # a pronoun is replaced by whom it means (tests/test_coref.py)
+        assert rewritten.startswith(question.strip())
 
 
 def test_the_reported_bug():
@@ -135,7 +138,8 @@ def test_a_chain_of_follow_ups_keeps_the_original_subject():
     # a self-contained question in between starts a new subject
     history += [{"role": "user", "content": "Who is Soleimani's successor?"},
                 {"role": "assistant", "content": "Esmail Qaani [3]."}]
-    assert rewrite_query("When was he appointed?", history) == "When was he appointed? (Soleimani's successor)"
+    assert rewrite_query("When was he appointed?", history) == \
+        "When was Esmail Qaani appointed? (Soleimani's successor)"  # "he" named (tests/test_coref.py)
 
 
 def test_the_rewrite_adds_only_terms_the_question_lacks():

@@ -1,10 +1,12 @@
-"""Answering: retrieve, number the best evidence sentences, let the model read them and write the answer,
-verify every sentence it writes against the evidence it cites, and stream only what passed.
+"""Answering: retrieve, number the best evidence sentences, let the reader choose the one that answers (or none),
+let it read only that sentence (two or three for a "why"), judge every sentence it writes against its quote, and
+stream only what passed.
 
-The model decides what the answer is, or that the evidence does not hold one ("NONE", or a refusal
-probability above `RAG_REFUSE_THRESHOLD`); the code decides what may be shown: a sentence whose names,
-numbers, dates or quotations are not in its evidence, whose negation differs, or whose content is not
-covered, is dropped. When nothing the model wrote survives, the evidence it cited is quoted verbatim.
+The reader decides which sentence answers and whether any does (its probability of NONE against the sentence numbers
+at or above `RAG_REFUSE_THRESHOLD` refuses); the code and the reader as a judge decide what may be shown: a sentence
+whose names, numbers, dates or quotations are not in its quote, that drops a qualifier, tells a plan as done, says
+what the quote rejects, does not answer what was asked, or that the reader judges unsupported, is dropped. When
+nothing written survives, the chosen sentence is quoted verbatim if it answers what was asked; else a refusal.
 """
 
 from __future__ import annotations
@@ -19,8 +21,10 @@ from concurrent.futures import ThreadPoolExecutor
 from rag import prompts
 from rag.answer.context import AnswerCache, IndexContext, replay
 from rag.answer.draft import Draft, attach_markers, draft_sentences, plain_start, strip_markers
+from rag.answer.choose import Choice, choose, choose_messages
 from rag.answer.evidence import Unit, unresolved_pronoun
 from rag.answer.followup import rewrite_query
+from rag.answer.judge import answer_gap, judge, judge_messages
 from rag.answer.verify import check_sentence
 from rag.errors import EmptyQuestionError
 from rag.pipeline_api import Stop
@@ -31,7 +35,6 @@ log = logging.getLogger(__name__)
 
 MAX_ANSWER_SENTENCES = 3
 MAX_DRAFT_SENTENCES = 5  # the model may write a sentence that fails; stop it after this many
-REFUSAL_WORD = "NONE"
 # How a reader model says "the sentences don't say" when it does not use the word it was asked to use.
 REFUSAL_TEXT = re.compile(r"^\W*(none\b|no\b[^.]*\b(answer|information|mention)|(the )?(sentences|articles|text|"
                           r"quotes)\s+(do|does|did)\s*n[o']t|there is no|it is not (mentioned|stated|said|clear)|"
@@ -44,7 +47,6 @@ class Answerer:
         self.pipeline = pipeline
         self.settings = pipeline.settings
         self.messages = prompts.load("messages")
-        self.prompt = prompts.load("answer")
         self._ctx: IndexContext | None = None
         self._cache = AnswerCache(self.settings.answer_cache)
         self._ctx_lock = threading.Lock()
@@ -61,14 +63,20 @@ class Answerer:
         log.info("evidence selection: %s", f"embedded {n} sentences" if n else "sentence vectors read back")
 
     def _prime_reader(self, gen, keep: bool) -> None:
-        """Run the fixed prompt prefix once, so its KV cache is ready for the first question."""
-        messages = self._messages("Is this a warm-up?", [])
+        """Run the fixed prefixes of the three prompts (choosing, reading, judging) once, so their KV caches are
+        ready for the first question."""
+        prefixes = [choose_messages("Is this a warm-up?", []), read_messages("Is this a warm-up?", []),
+                    judge_messages("", "", "Is this a warm-up?")]
         prime = getattr(gen, "prime", None)
         if prime is not None:
-            prime(messages, self.settings.cache_path if keep else None)
+            cache = self.settings.cache_path if keep else None
+            for messages in prefixes:
+                prime(messages, cache)
+            if cache is not None and hasattr(gen, "forget_unprimed"):
+                gen.forget_unprimed(cache)
             return
         gen.warm_up()
-        for _ in gen.stream(messages, 1):
+        for _ in gen.stream(prefixes[0], 1):
             pass
 
     def _context(self) -> IndexContext:
@@ -132,63 +140,76 @@ class Answerer:
             return
 
         yield StreamEvent("writing", None)
-        messages = self._messages(query, units)
         gen = self.pipeline.generator
-        p_refuse = _refusal_probability(gen, messages)
-        timings["read_ms"] = (time.perf_counter() - t0) * 1000
+        s = self.settings
+        choice = choose(gen, query, units, s.choose_weight)
+        units = units[:len(choice.p)]
+        timings["read_ms"] = (time.perf_counter() - t0) * 1000  # choosing is reading the evidence once
+        refused = choice.p_none is not None and choice.p_none >= s.refuse_threshold
+        if refused:
+            stated = self._states_the_answer(ctx, query, units)
+            if stated is None:
+                log.info("refusing %r (p_none=%.3f)", question, choice.p_none)
+                text, citations = self._refusal(ctx, query, units, choice)
+                yield StreamEvent("token", text)
+                yield finish(text, True, citations)
+                return
+            log.info("the reader sees no answer to %r, but evidence %d states it: reading it", question, stated)
+            choice.order = [stated] + [i for i in choice.order if i != stated]
+        picked = sorted(choice.chosen(query, s.read_share), key=lambda i: (units[i].doc, units[i].start))
         draft = Draft()
-        refused = p_refuse is not None and p_refuse >= self.settings.refuse_threshold
         numbers: dict[int, int] = {}
         citations: list[Citation] = []
         stopped = False
-        if not refused:
-            pieces = gen.stream(messages, self.settings.max_new_tokens)
-            try:
-                for piece in pieces:
-                    if _asked_to_stop(stop):
-                        stopped = True
-                        break
-                    timings.setdefault("generate_first_ms", (time.perf_counter() - t0) * 1000)
-                    draft.text += piece
-                    if not draft.kept and REFUSAL_TEXT.match(draft.text) and not draft.judged:
-                        refused = True
-                        break
-                    for sentence in self._judge(ctx, query, draft, units, final=False):
-                        timings.setdefault("first_token_ms", (time.perf_counter() - t0) * 1000)
-                        yield StreamEvent("token", self._render(ctx, sentence, units, numbers, citations,
-                                                                first=len(draft.kept) == 1) + " ")
-                    if len(draft.kept) >= MAX_ANSWER_SENTENCES or draft.judged >= MAX_DRAFT_SENTENCES:
-                        break
-            finally:
-                close = getattr(pieces, "close", None)
-                if close:
-                    close()
-            if not refused and not stopped:  # a model that wrote nothing, or only a refusal in its own words
-                refused = not draft.kept and (not draft.text.strip() or bool(REFUSAL_TEXT.match(draft.text)))
-            if not refused and not stopped:
-                for sentence in self._judge(ctx, query, draft, units, final=True):
+        pieces = gen.stream(read_messages(query, [units[i].text for i in picked]), s.max_new_tokens)
+        try:
+            for piece in pieces:
+                if _asked_to_stop(stop):
+                    stopped = True
+                    break
+                timings.setdefault("generate_first_ms", (time.perf_counter() - t0) * 1000)
+                draft.text += piece
+                for kept in self._judge(ctx, query, draft, units, picked, final=False):
                     timings.setdefault("first_token_ms", (time.perf_counter() - t0) * 1000)
-                    yield StreamEvent("token", self._render(ctx, sentence, units, numbers, citations,
+                    yield StreamEvent("token", self._render(ctx, kept, units, numbers, citations,
                                                             first=len(draft.kept) == 1) + " ")
+                if len(draft.kept) >= MAX_ANSWER_SENTENCES or draft.judged >= MAX_DRAFT_SENTENCES:
+                    break
+        finally:
+            close = getattr(pieces, "close", None)
+            if close:
+                close()
+        if not stopped:
+            for kept in self._judge(ctx, query, draft, units, picked, final=True):
+                timings.setdefault("first_token_ms", (time.perf_counter() - t0) * 1000)
+                yield StreamEvent("token", self._render(ctx, kept, units, numbers, citations,
+                                                        first=len(draft.kept) == 1) + " ")
         timings["generate_ms"] = (time.perf_counter() - t0) * 1000 - timings["read_ms"]
         if stopped:  # the reader asked to stop: keep what was shown, neither refuse nor quote
             log.info("stopped %r after %d verified sentences", question, len(draft.kept))
             yield finish(self._text(draft, numbers), False, citations, stopped=True)
             return
-        if refused:
-            stated = self._states_the_answer(ctx, query, units)
-            if stated is None:
-                log.info("refusing %r (p_refuse=%s, draft=%r)", question, p_refuse, draft.text[:80])
-                text, citations = self._refusal(ctx, units)
+        if not draft.kept:
+            # nothing the reader wrote holds up: quote the sentence it chose, when that answers what was asked (or,
+            # when the reader wrote nothing, the sentence that restates the whole question)
+            best = choice.best
+            if not draft.text.strip() or REFUSAL_TEXT.match(draft.text):
+                best = self._states_the_answer(ctx, query, units)
+                best = choice.best if best is None else best
+            quote = " ".join(units[best].text.split())
+            gap = answer_gap(query, quote)
+            if not gap and s.judge_model and draft.text.strip() and not REFUSAL_TEXT.match(draft.text):
+                verdict = judge(gen, quote, units[best].text, question=query, threshold=s.judge_threshold)
+                gap = "" if verdict.supported else verdict.reason  # what the reader wrote failed: is it there?
+            wrote_nothing = not draft.text.strip() or bool(REFUSAL_TEXT.match(draft.text))
+            if gap or (wrote_nothing and self._states_the_answer(ctx, query, units) is None):
+                log.info("refusing %r: nothing written held up (%r) and the chosen sentence %s", question,
+                         draft.text[:80], gap or "is not stated as the answer")
+                text, citations = self._refusal(ctx, query, units, choice)
                 yield StreamEvent("token", text)
                 yield finish(text, True, citations)
                 return
-            log.info("the model refused %r, but evidence %d states it: quoting it", question, stated)
-            draft.cited = [stated]
-        if not draft.kept:
-            # nothing the model wrote holds up: quote the evidence it pointed at (or the best evidence)
-            best = next((i for i in draft.cited if 0 <= i < len(units)), _best(units))
-            draft.kept.append((" ".join(units[best].text.split()), [best]))
+            draft.kept.append((quote, [best]))
             timings.setdefault("first_token_ms", (time.perf_counter() - t0) * 1000)
             yield StreamEvent("token", self._render(ctx, draft.kept[0], units, numbers, citations, first=True))
         yield finish(self._text(draft, numbers), False, citations)
@@ -203,57 +224,47 @@ class Answerer:
             return q[:limit], self.messages["truncated"].format(length=len(q), limit=limit)
         return q, ""
 
-    def _messages(self, question: str, units: Sequence[Unit]) -> list[dict]:
-        p = self.prompt
-        msgs = [{"role": "system", "content": p["system"]}]
-        for ex in p.get("examples", []):
-            msgs.append({"role": "user", "content": p["user"].format(sentences=ex["sentences"].strip(),
-                                                                     question=ex["question"])})
-            msgs.append({"role": "assistant", "content": ex["answer"].strip()})
-        sentences = "\n".join(f"[{i + 1}] {' '.join(u.text.split())}" for i, u in enumerate(units))
-        msgs.append({"role": "user", "content": p["user"].format(sentences=sentences, question=question)})
-        return msgs
-
-    def _judge(self, ctx: IndexContext, query: str, draft: Draft, units: Sequence[Unit], final: bool
-               ) -> Iterator[tuple[str, list[int]]]:
-        """Verify the sentences the model has completed since last time; yield those that hold up."""
+    def _judge(self, ctx: IndexContext, query: str, draft: Draft, units: Sequence[Unit], picked: list[int],
+               final: bool) -> Iterator[tuple[str, list[int]]]:
+        """Judge the sentences the reader has completed since last time; yield those that hold up."""
         sentences = draft_sentences(draft.text)
         complete = sentences if final else sentences[:-1]
         for raw in complete[draft.judged:]:
             draft.judged += 1
-            sentence, cited = strip_markers(raw)
-            cited = [i - 1 for i in cited if 1 <= i <= len(units)]
-            draft.cited += [i for i in cited if i not in draft.cited]
+            sentence, _ = strip_markers(raw)
             if not sentence or REFUSAL_TEXT.match(sentence) or sentence.rstrip(".").endswith(":"):
                 continue  # a refusal in words, or a sentence that only announces what follows
-            if not draft.kept and unresolved_pronoun(sentence) and not names_in(query):
+            if not draft.kept and unresolved_pronoun(sentence):  # "He proposed ..." asked about Ivanov: who?
                 log.debug("draft sentence %r opens the answer with a pronoun nobody was named for", sentence)
                 continue
-            support = self._verify(ctx, query, sentence, cited, units)
-            log.debug("draft sentence %r cites %s: %s", sentence, cited, support)
-            if support is None:
-                continue
-            if any(sentence == s for s, _ in draft.kept):
+            support = self._verify(ctx, query, sentence, units, picked)
+            if support is None or any(sentence == s for s, _ in draft.kept):
                 continue
             draft.kept.append((sentence, support))
             yield draft.kept[-1]
             if len(draft.kept) >= MAX_ANSWER_SENTENCES:
                 return
 
-    def _verify(self, ctx: IndexContext, query: str, sentence: str, cited: list[int], units: Sequence[Unit]
+    def _verify(self, ctx: IndexContext, query: str, sentence: str, units: Sequence[Unit], picked: list[int]
                 ) -> list[int] | None:
-        """The units that support `sentence`: those it cites when they do, else any that do; None if none."""
+        """The chosen unit that supports `sentence`: its words, names and numbers are there (verify), no rule
+        of the judge finds it reversed, hedged, planned or not an answer, and the reader judges it stated."""
         embedder = ctx.selector.embedder
         vec = embedder.embed([sentence])[0]
         ev_vecs = ctx.selector.vectors.get([(u.doc, u.start, u.end, u.text) for u in units])
         given = set(tokenize(query))
-        for pool in ([i for i in cited], list(range(len(units)))):
-            if not pool:
+        s = self.settings
+        gen = self.pipeline.generator if s.judge_model else None
+        for i in picked:
+            u = units[i]
+            support = check_sentence(sentence, [u.text], [u.paragraph], vec, ev_vecs[[i]], given=given)
+            if not support.ok:
+                log.debug("draft sentence %r against unit %d: %s", sentence, i, support.reason)
                 continue
-            support = check_sentence(sentence, [units[i].text for i in pool], [units[i].paragraph for i in pool],
-                                     vec, ev_vecs[pool], given=given)
-            if support.ok:
-                return [pool[i] for i in support.sources]
+            verdict = judge(gen, sentence, u.text, question=query, threshold=s.judge_threshold)
+            log.debug("draft sentence %r against unit %d: %s", sentence, i, verdict)
+            if verdict.supported:
+                return [i]
         return None
 
     def _states_the_answer(self, ctx: IndexContext, query: str, units: Sequence[Unit]) -> int | None:
@@ -287,10 +298,13 @@ class Answerer:
         return Citation(n=n, doc=u.doc, title=d.title, published=d.published, quote=d.text[u.start:u.end],
                         start=u.start, end=u.end, outlet=d.outlet, published_approx=d.published_approx)
 
-    def _refusal(self, ctx: IndexContext, units: Sequence[Unit]) -> tuple[str, list[Citation]]:
-        """"The articles don't say", with the closest passage only when it is about the question."""
-        best = units[_best(units)]
-        if best.dense < self.settings.closest_dense:
+    def _refusal(self, ctx: IndexContext, query: str, units: Sequence[Unit], choice: Choice
+                 ) -> tuple[str, list[Citation]]:
+        """"The articles don't say", with the closest sentence (and what it points back to) only when it is about
+        the question's subject: close in meaning, and naming whom the question names."""
+        best = units[choice.best]
+        asked = {n.lower() for n in names_in(query)}
+        if best.dense < self.settings.closest_dense or (asked and not asked & {n.lower() for n in names_in(best.text)}):
             return self.messages["refusal"], []
         closest = plain_start(" ".join(best.text.split()))
         text = f"{self.messages['refusal']} {self.messages['refusal_closest']} {attach_markers(closest, '[1]')}"
@@ -301,17 +315,11 @@ def _asked_to_stop(stop: Stop | None) -> bool:
     return stop is not None and bool(stop())
 
 
-def _best(units: Sequence[Unit]) -> int:
-    """The best-scoring unit (the prompt shows them in reading order, not by score)."""
-    return max(range(len(units)), key=lambda i: units[i].score)
-
-
-def _refusal_probability(gen, messages: list[dict]) -> float | None:
-    """The model's own probability that its reply starts with the refusal word (None: the runtime can't say)."""
-    probe = getattr(gen, "first_token_probs", None)
-    if probe is None:
-        return None
-    probs = probe(messages, [REFUSAL_WORD])
-    return None if not probs else float(probs.get(REFUSAL_WORD, 0.0))
+def read_messages(question: str, texts: Sequence[str]) -> list[dict]:
+    """The narrow reading: only the chosen sentences, in article order, and the question."""
+    p = prompts.load("read")
+    text = " ".join(" ".join(t.split()) for t in texts)
+    return [{"role": "system", "content": p["system"]},
+            {"role": "user", "content": p["user"].format(text=text, question=question)}]
 
 

@@ -33,9 +33,10 @@ a name). Without a part-of-speech tagger some cases come out wrong: a lower-case
 an antecedent ("did putin say he would stay" is a follow-up), and a relative "that" after a bare plural
 ("oppose sanctions that target oil") reads as a determiner.
 
-The rewrite appends, in parentheses, the subject of the previous user question: its key terms and, when
-it was a follow-up itself, the terms it inherited in turn (the history holds only the raw questions, so
-the chain is recomputed).
+The rewrite names whom a pointing pronoun means, read from the last answer and question (coref: "What did
+he say?" -> "What did Esmail Ghaani say?"), and appends, in parentheses, the subject of the previous user
+question: its key terms and, when it was a follow-up itself, the terms it inherited in turn (recomputed from
+the raw questions), less any the rewritten question already has.
 """
 
 from __future__ import annotations
@@ -43,6 +44,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
+from rag.answer.coref import name_referents
 from rag.text import STOPWORDS
 
 CHAIN_TERMS = 12  # at most this many inherited terms, however long the chain of follow-ups
@@ -160,15 +162,25 @@ def key_terms(text: str, limit: int = 8) -> list[str]:
 
 
 def rewrite_query(question: str, history: Sequence[dict] | None) -> str:
-    """The question plus the subject of the previous user question, when the question is a follow-up."""
+    """For a follow-up: the question with its pointing pronouns named, plus the previous question's subject."""
     previous = [m.get("content", "") for m in history or () if m.get("role") == "user" and m.get("content")]
     if not previous or not is_follow_up(question):
         return question
-    own = {w.lower() for w in _WORD.findall(question)}
-    extra = [t for t in _subject(previous) if t.lower() not in own]
-    if not extra:
-        return question
-    return f"{question.strip()} ({' '.join(extra)})"
+    named = name_referents(question, history, pointing_pronouns)
+    own = {_bare(part) for w in _WORD.findall(named) for part in (w, *w.split("-"))}  # "al-Assad": "assad" too
+    extra = [t for t in _subject(previous) if _bare(t) not in own]
+    return f"{named.strip()} ({' '.join(extra)})" if extra else named
+
+
+def pointing_pronouns(question: str) -> list[tuple[int, int]]:
+    """Where the third-person pronouns that point outside the question are, as (start, end): what coref names."""
+    found = list(_TOKEN.finditer(question.replace("’", "'")))
+    toks = [m.group() for m in found]
+    return [m.span() for i, m in enumerate(found) if toks[i].lower() in THIRD_PERSON and not _bound(toks, i)]
+
+
+def _bare(word: str) -> str:
+    return word.lower().replace("’", "'").removesuffix("'s")
 
 
 def _subject(questions: Sequence[str]) -> list[str]:
@@ -320,7 +332,7 @@ def _bound(toks: list[str], i: int) -> bool:
     if w == "it" and _dummy_it(toks, i):
         return True
     if w == "her":
-        kind = "possessive" if nxt is not None and _is_content(toks[i + 1]) else "object"
+        kind = "possessive" if not _clause_end(nxt) and _is_content(toks[i + 1]) else "object"
     elif w == "it":
         subject = nxt is not None and (nxt in AUX or _verb_like(nxt) or (nxt.endswith("s") and _is_content(nxt)))
         kind = "subject" if subject else "object"

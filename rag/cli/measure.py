@@ -28,10 +28,13 @@ from rag.settings import Settings
               help="For a set folder: keep its corpus index here and reuse it next time (default: a temporary folder).")
 @click.option("--out", "out_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Write one JSON line per question: answer, quotes and scores, for error analysis.")
+@click.option("--ladder", is_flag=True,
+              help="Also score the reader given the gold sentence, the gold passage, and what the pipeline chooses "
+                   "(gold sentence chosen first / in the first three): where answers are lost.")
 @click.pass_context
 @friendly
 def eval_cmd(ctx: click.Context, path: Path, as_json: bool, k: int, split: str, types: tuple[str, ...],
-             limit: int | None, index_dir: Path | None, out_path: Path | None) -> None:
+             limit: int | None, index_dir: Path | None, out_path: Path | None, ladder: bool) -> None:
     """Measure retrieval, answers, citations and refusals on a set of questions.
 
     PATH is a JSONL file of questions about the configured index, or a folder with questions.jsonl and
@@ -52,7 +55,7 @@ def eval_cmd(ctx: click.Context, path: Path, as_json: bool, k: int, split: str, 
         if index_dir is not None:
             raise click.ClickException("--index-dir is for a set folder with its own corpus; "
                                        "a .jsonl file is run against the configured index.")
-        report = _eval_run(pipeline_of(ctx), selected, k, run, out_path)
+        report = _eval_run(pipeline_of(ctx), selected, k, run, out_path, ladder)
     else:
         for where, what in ((index_dir, "--index-dir"), (out_path, "--out")):
             if where is not None:
@@ -60,12 +63,21 @@ def eval_cmd(ctx: click.Context, path: Path, as_json: bool, k: int, split: str, 
         with corpus_pipeline(ctx.obj["settings"], evset.corpus, index_dir, factory=ctx.obj.get("pipeline_factory"),
                              progress=_eval_ingest_bar()) as (pipeline, ingest_report):
             click.echo(f"indexed {evset.corpus}: {ingest_report.summary()}", err=True)
-            report = _eval_run(pipeline, selected, k, run, out_path)
+            report = _eval_run(pipeline, selected, k, run, out_path, ladder)
+    rungs = None
+    if ladder:
+        from rag.evaluate.ladder import ladder_summary, ladder_table
+
+        rungs = ladder_summary(report.ladder)
     if as_json:
-        click.echo(json.dumps(report.to_dict(), ensure_ascii=False, indent=2))
+        click.echo(json.dumps({**report.to_dict(), **({"ladder": rungs} if rungs else {})}, ensure_ascii=False,
+                              indent=2))
     else:
         click.echo(report.heading())
         click.echo(report.table())
+        if rungs:
+            click.echo("\nThe ladder (all key terms in the reply; answerable questions):")
+            click.echo(ladder_table(rungs))
     if report.interrupted:
         ctx.exit(130)
 
@@ -87,8 +99,8 @@ def _eval_ingest_bar():
     return progress
 
 
-def _eval_run(pipeline: PipelineAPI, items: list[EvalItem], k: int, run: RunInfo, out_path: Path | None
-              ) -> EvalReport:
+def _eval_run(pipeline: PipelineAPI, items: list[EvalItem], k: int, run: RunInfo, out_path: Path | None,
+              ladder: bool = False) -> EvalReport:
     """Answer and score `items` with a progress bar, writing each result to `out_path` as it comes;
     Ctrl-C ends the loop with the report of what was answered (marked interrupted), not a traceback."""
     from contextlib import nullcontext
@@ -102,10 +114,22 @@ def _eval_run(pipeline: PipelineAPI, items: list[EvalItem], k: int, run: RunInfo
     out = out_path.open("w", encoding="utf-8") if out_path is not None else nullcontext()
     with out as fh, tqdm(total=len(items), desc="eval", unit="q", file=sys.stderr) as bar:
         try:
-            for r in score_items(pipeline, items, k):
+            if ladder:
+                from rag.evaluate.ladder import ladder_items
+
+                rows = ladder_items(pipeline, items, k)
+            else:
+                rows = ((r, None) for r in score_items(pipeline, items, k))
+            for row in rows:
+                r, rung = (row.item, row) if ladder else row
                 report.items.append(r)
+                if rung is not None:
+                    report.ladder.append(rung)
                 if fh is not None:
-                    fh.write(json.dumps({**r.to_dict(), "split": item_split(r.id)}, ensure_ascii=False) + "\n")
+                    extra = rung.to_dict() if rung is not None else {}
+                    fh.write(json.dumps({**r.to_dict(), "split": item_split(r.id), **({"ladder": extra} if extra
+                                                                                       else {})},
+                                        ensure_ascii=False) + "\n")
                     fh.flush()
                 bar.update(1)
         except KeyboardInterrupt:

@@ -40,6 +40,7 @@ class EvalReport:
     k: int = 5
     run: RunInfo | None = None
     interrupted: bool = False  # stopped by Ctrl-C: the numbers cover `items` only
+    ladder: list = field(default_factory=list)  # rag.evaluate.ladder.LadderRow per item, with --ladder
 
     def by_type(self) -> dict[str, dict[str, Any]]:
         order = [t for t in TYPES if any(r.type == t for r in self.items)]

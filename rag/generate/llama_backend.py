@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from llama_cpp import Llama
 
 log = logging.getLogger(__name__)
+MIN_RESTORE_GAIN = 32  # restore a kept prefix state only when it saves reading at least this many tokens
 
 
 class LlamaCppGenerator:
@@ -46,6 +47,10 @@ class LlamaCppGenerator:
         self._format = None  # the GGUF chat template as a llama_cpp Jinja2ChatFormatter
         self._eog: frozenset[int] = frozenset()
         self._memo: tuple[tuple[int, ...], np.ndarray] | None = None  # a prompt and the logits after it
+        # primed prompt prefixes (one per kind of prompt: choosing, reading, judging) and the llama.cpp state after
+        # each, so switching between prompts restores a few MB instead of reading hundreds of tokens again
+        self._states: dict[tuple[int, ...], bytes] = {}
+        self._primed: set[Path] = set()
         self._lock = threading.Lock()  # one decode at a time: the context holds one sequence
         self._load_lock = threading.Lock()
 
@@ -77,21 +82,33 @@ class LlamaCppGenerator:
                 yield tail
 
     def prime(self, messages: Messages, cache_dir: Path | None = None) -> bool:
-        """Decode `messages` now (the prompt prefix every question shares), so the first question pays only for
-        its own part. With `cache_dir`, the resulting llama.cpp state (the prefix's KV cache, a few MB) is kept
-        there and restored on the next start instead of decoded: the file is keyed by the model file, the
-        context size, llama.cpp's version and the exact tokens. Returns True when it was restored."""
+        """Decode `messages` now (a prompt prefix many questions share), so a question pays only for its own part;
+        the state after it is kept in memory, so other prompts in between do not cost it again. With
+        `cache_dir`, the state (the prefix's KV cache, a few MB) is also kept there and restored on the next start
+        instead of decoded: the file is keyed by the model file, the context size, llama.cpp's version and the
+        exact tokens. Returns True when it was restored."""
         self._load()
         with self._lock:
             tokens = self._prompt(messages)
             path = Path(cache_dir) / f"llama-prefix-{self._state_key(tokens)}.bin" if cache_dir else None
+            if path is not None:
+                self._primed.add(path)
             if path is not None and self._restore(path, tokens):
                 log.info("llama.cpp: restored the %d-token prompt prefix from %s", len(tokens), path)
+                self._states[tuple(tokens)] = path.read_bytes()
                 return True
             self._prefill(tokens)
+            data = self._state_bytes()
+            self._states[tuple(tokens)] = data
             if path is not None:
-                self._save(path)
+                self._save(path, data)
             return False
+
+    def forget_unprimed(self, cache_dir: Path) -> None:
+        """Delete kept prompt states that no `prime` of this run asked for (older prompts, older models)."""
+        for old in Path(cache_dir).glob("llama-prefix-*.bin"):
+            if old not in self._primed:
+                old.unlink(missing_ok=True)
 
     def first_token_probs(self, messages: Messages, words: Sequence[str]) -> dict[str, float]:
         """The probability that the reply starts with each word (see `rag.generate.word_probs`). The prompt's
@@ -188,42 +205,63 @@ class LlamaCppGenerator:
         h.update(np.asarray(tokens, dtype=np.int32).tobytes())
         return h.hexdigest()[:24]
 
-    def _save(self, path: Path) -> None:
+    def _state_bytes(self) -> bytes:
         import llama_cpp
 
         ctx = self._llm._ctx.ctx
         size = llama_cpp.llama_state_get_size(ctx)
         buf = (ctypes.c_uint8 * size)()
         n = llama_cpp.llama_state_get_data(ctx, buf, size)
+        return ctypes.string_at(buf, n)  # the n bytes written
+
+    def _save(self, path: Path, data: bytes) -> None:
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-            tmp.write_bytes(ctypes.string_at(buf, n))  # the n bytes written, not the whole buffer twice
+            tmp.write_bytes(data)
             os.replace(tmp, path)
-            for old in path.parent.glob("llama-prefix-*.bin"):  # one prompt prefix is live at a time
-                if old != path:
-                    old.unlink(missing_ok=True)
         except OSError as e:
             log.info("could not keep the primed prompt in %s (%s): it is decoded at each start", path, e)
 
     def _restore(self, path: Path, tokens: list[int]) -> bool:
-        import llama_cpp
-
         try:
             data = path.read_bytes()
         except OSError:
             return False
+        if not self._set_state(data, tokens):
+            log.warning("the saved prompt state %s does not fit this model: decoding the prompt instead", path)
+            path.unlink(missing_ok=True)
+            return False
+        return True
+
+    def _set_state(self, data: bytes, tokens: Sequence[int]) -> bool:
+        import llama_cpp
+
         llm = self._llm
         buf = (ctypes.c_uint8 * len(data)).from_buffer_copy(data)
         if llama_cpp.llama_state_set_data(llm._ctx.ctx, buf, len(data)) != len(data):
-            log.warning("the saved prompt state %s does not fit this model: decoding the prompt instead", path)
-            path.unlink(missing_ok=True)
             llm.reset()
             return False
         llm.input_ids[: len(tokens)] = tokens
         llm.n_tokens = len(tokens)
         self._memo = None
         return True
+
+    def _reuse_state(self, tokens: list[int], held: int) -> None:
+        """Restore the kept prefix state that shares the most tokens with `tokens`, when it shares more than the
+        context holds now (by enough to beat reading them: a restore copies a few MB)."""
+        best, shared = None, held + MIN_RESTORE_GAIN
+        for key in self._states:
+            n = min(len(key), len(tokens))
+            if n <= shared:
+                continue
+            a, b = np.asarray(key[:n]), np.asarray(tokens[:n])
+            differ = np.flatnonzero(a != b)
+            same = int(differ[0]) if len(differ) else n
+            if same > shared:
+                best, shared = key, same
+        if best is not None:
+            self._set_state(self._states[best], best)
 
     # ---------- the context (call with self._lock held) ----------
     def _prefill(self, tokens: list[int]) -> np.ndarray:
@@ -249,13 +287,21 @@ class LlamaCppGenerator:
         `Llama.eval` appends at `n_tokens` and records what it decoded in `input_ids`; the longest common prefix
         with those is kept. When all of `tokens` is cached the last one is decoded again, for its logits."""
         llm = self._llm
-        held = llm.input_ids[: llm.n_tokens]
-        n = min(len(held), len(tokens))
-        differ = np.flatnonzero(held[:n] != np.asarray(tokens[:n], dtype=held.dtype))
-        same = int(differ[0]) if len(differ) else n
+        same = self._shared(tokens)
+        if self._states:
+            self._reuse_state(tokens, same)
+            same = self._shared(tokens)
         keep = self._truncate(min(same, len(tokens) - 1))
         llm.eval(tokens[keep:])
         return self._logits()
+
+    def _shared(self, tokens: list[int]) -> int:
+        """How many leading tokens of `tokens` the context holds now."""
+        llm = self._llm
+        held = llm.input_ids[: llm.n_tokens]
+        n = min(len(held), len(tokens))
+        differ = np.flatnonzero(held[:n] != np.asarray(tokens[:n], dtype=held.dtype))
+        return int(differ[0]) if len(differ) else n
 
     def _holds(self, tokens: list[int]) -> bool:
         llm = self._llm

@@ -1,0 +1,287 @@
+"""The claim judge: does a verbatim quote support a sentence? Rules that generalise first, then the reader model as a
+yes/no judge.
+
+The rules catch what a small model misses and what can be read off the words: a number, date or name the quote does
+not hold; a qualifier the claim drops ("over 80%" told as "80%", "reportedly" told as fact); a proposal, plan, threat
+or hypothetical told as done; a claim made of what the quote rejects ("rather than X", "instead of X", "denied X");
+negation that differs where the claim's words are; and, given the question, an answer without what the question
+asks for (a "when" without a time, a "who" without a person, a "how many" without a number, a name without a name).
+What is left, the wrong person doing the right thing or a meaning turned around in other words, goes to the model:
+its probability of answering "yes" to "does the text state this?", with a threshold fitted on the claims set.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from rag import prompts
+from rag.answer.verify import NEGATION, number_phrases
+from rag.text import COMMON_CAPITALISED, names_in, same_word, tokenize
+
+SUPPORTED, NOT_SUPPORTED = "supported", "not supported"
+
+# Kinds of failure the rules name (and the claims set uses).
+REVERSED, WRONG_PERSON, PROPOSAL, QUALIFIER, NUMBER, NOT_ANSWER = (
+    "reversed", "wrong_person", "proposal_as_fact", "dropped_qualifier", "changed_number", "not_an_answer")
+
+_QUALIFIER = re.compile(r"\b(over|more than|nearly|almost|about|around|roughly|some|at least|up to|less than|"
+                        r"fewer than|approximately|an estimated|estimated|close to|just under|just over|under|"
+                        r"above|below|upwards of|as many as|as much as|as few as|no more than|no fewer than|"
+                        r"at most|barely|only|just)\s+(?:\S+\s+){0,1}$", re.I)
+_HEDGE = re.compile(r"\b(reportedly|allegedly|apparently|possibly|probably|perhaps|likely|unlikely|suspected|"
+                    r"rumou?red|believed to|thought to|said to|seemed|seems|appears? to|may have|might have|"
+                    r"could have|unconfirmed|unverified)\b", re.I)
+# A quote that proposes, plans, threatens, predicts or imagines: its content has not happened.
+_MODAL = re.compile(r"\b(propos\w*|suggest\w*|offer\w*|plan|plans|planned|planning|would|could|might|may|will|"
+                    r"shall|if|unless|threat\w*|call(?:s|ed|ing)? for|urg\w*|demand\w*|want\w*|intend\w*|"
+                    r"consider\w*|expect\w*|hop(?:e|es|ed|ing)|aim\w*|seek\w*|sought|push(?:es|ed|ing)? for|"
+                    r"promis\w*|vow\w*|pledg\w*|predict\w*|warn\w*|prepar\w* to|ready to|willing to|"
+                    r"possib\w*|potential\w*|prospect\w*|hypothetic\w*|imagine\w*|tries|tried|trying|"
+                    r"attempt\w*)\b", re.I)
+# "rather than X", "instead of X", "not just X", "far from X", "denied X": X is what the quote rejects.
+_REJECTS = re.compile(r"\b(rather than|instead of|not (?:just|only|simply|merely)|far from|no longer|"
+                      r"(?:denied|denies|deny|rejected|rejects|dismissed|dismisses)(?: that)?|"
+                      r"not because|contrary to)\b([^.;:!?—–]*?)(?=[,.;:!?—–]|\bbut\b|$)", re.I)
+_DENIAL = re.compile(r"\b(den(?:y|ies|ied|ial)|dismiss(?:es|ed)?|reject(?:s|ed)?|refut(?:es|ed)|disput(?:es|ed))\b",
+                     re.I)
+_WEAK = re.compile(r"\b(might|may|possibly|perhaps)\b", re.I)
+_SCOPE_END = re.compile(r"[.;:!?–—]|\b(but|while|whereas|that|which|who)\b")
+SCOPE_WORDS = 16  # how far a "proposed"/"would" reaches into what follows it
+# "some officials", "a few of the rebels": a part told as the whole when the claim drops it
+_QUANTIFIER = re.compile(r"\b(some|a few|several|certain|part of|a number of)\s+(?:even\s+|of\s+(?:the\s+)?)?"
+                         r"([\w’'-]+)", re.I)
+_QUANTIFIER_WORD = re.compile(r"\b(some|a few|several|certain|part|a number|many|most|few|one|two|three|\d+)\b", re.I)
+_TIME = re.compile(r"\b(\d{1,4}|january|february|march|april|may|june|july|august|september|october|november|"
+                   r"december|jan|feb|mar|apr|jun|jul|aug|sept?|oct|nov|dec|monday|tuesday|wednesday|thursday|"
+                   r"friday|saturday|sunday|today|yesterday|tomorrow|tonight|ago|later|earlier|since|until|"
+                   r"hours?|days?|weeks?|months?|years?|decades?|centur(?:y|ies)|morning|afternoon|evening|night|"
+                   r"spring|summer|autumn|fall|winter|dawn|dusk|before|after|during|when|once|then|now|recently|"
+                   r"soon|immediately|last|next|first|early|late)\b", re.I)
+_NUMBER_WORD = re.compile(r"\d|\b(one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|thirty|"
+                          r"forty|fifty|hundred|hundreds|thousand|thousands|million|millions|billion|billions|"
+                          r"dozen|dozens|several|many|few|half|all|none|no|single|double|twice)\b", re.I)
+_PERSON_NOUN = re.compile(r"\b(president|minister|leader|official|officials|general|commander|king|queen|prince|"
+                          r"spokes\w+|secretary|chief|head|director|ambassador|diplomat|envoy|senator|"
+                          r"representative|governor|mayor|analyst|expert|author|writer|actor|actress|singer|"
+                          r"player|journalist|reporter|editor|founder|ceo|chairman|premier|chancellor|he|she)\b",
+                          re.I)
+_MONTH = re.compile(r"\b(January|February|March|April|May|June|July|August|September|October|November|December|"
+                    r"Jan|Feb|Mar|Apr|Jun|Jul|Aug|Sept?|Oct|Nov|Dec)\b")
+_WORD_NUMBERS = ("hundreds", "thousands", "millions", "billions", "dozens", "dozen", "hundred", "thousand",
+                 "million", "billion", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten",
+                 "eleven", "twelve", "twenty", "thirty", "forty", "fifty", "sixty", "seventy", "eighty", "ninety")
+
+
+@dataclass
+class Verdict:
+    verdict: str  # SUPPORTED | NOT_SUPPORTED
+    score: float  # the model's P(yes) (1.0/0.0 where only the rules judged)
+    reason: str = ""
+    kind: str = ""  # which rule failed, if one did
+
+    @property
+    def supported(self) -> bool:
+        return self.verdict == SUPPORTED
+
+
+def rule_failure(claim: str, quote: str, question: str = "") -> tuple[str, str] | None:
+    """(kind, reason) when a rule shows the quote does not support the claim (or the claim does not answer the
+    question); None when the rules see nothing wrong."""
+    flat_quote = " ".join(quote.split())
+    for check in (_numbers, _qualifiers, _reversal, _proposal, _negation, _names):
+        failure = check(claim, flat_quote)
+        if failure:
+            return failure
+    if question:
+        missing = answer_gap(question, claim)
+        if missing:
+            return NOT_ANSWER, missing
+    return None
+
+
+def answer_gap(question: str, answer: str) -> str:
+    """What the question asks for and the answer lacks ("" when nothing is missing)."""
+    q = " ".join(question.lower().split())
+    own_names = {n.lower() for n in names_in(question)}
+    new_names = [n for n in names_in(answer) if n.lower() not in own_names and n not in COMMON_CAPITALISED]
+    if re.match(r"^\W*(how (many|much|long|old|far|often)|what (number|percentage|share|amount))\b", q):
+        return "" if _NUMBER_WORD.search(answer) else "asks how many or how much; the answer has no number"
+    if re.match(r"^\W*(when|what (year|date|day|month|time))\b", q):
+        return "" if _TIME.search(answer) else "asks when; the answer has no time or date"
+    if re.match(r"^\W*(who|whom|whose)\b", q):
+        return "" if new_names or _PERSON_NOUN.search(answer) else "asks who; the answer names no one"
+    if re.search(r"\b(what|which) (is|was|are|were)? ?(the )?name\b|\bcalled\b|\bnamed?\b", q) and \
+            re.match(r"^\W*(what|which)\b", q):
+        return "" if new_names else "asks for a name; the answer gives none"
+    return ""
+
+
+# ---------------------------------------------------------------------------- rules
+
+
+def _numbers(claim: str, quote: str) -> tuple[str, str] | None:
+    q = quote.lower()
+    missing = [p for p in number_phrases(claim) if not re.search(r"(?<![\w$€£.,])" + re.escape(p) + r"(?![\w%])", q)]
+    if missing:
+        return NUMBER, f"numbers not in the quote: {sorted(missing)}"
+    months = {m.lower() for m in _MONTH.findall(claim)} - {m.lower() for m in _MONTH.findall(quote)}
+    if months:
+        return NUMBER, f"dates not in the quote: {sorted(months)}"
+    for w in _WORD_NUMBERS:
+        if re.search(rf"\b{w}\b", claim, re.I) and not re.search(rf"\b{w}\b", quote, re.I):
+            return NUMBER, f"{w!r} is not in the quote"
+    return None
+
+
+def _qualifiers(claim: str, quote: str) -> tuple[str, str] | None:
+    """A number the quote qualifies ("over 80%") must keep a qualifier in the claim; a hedged quote a hedge."""
+    for p in number_phrases(claim):
+        for m in re.finditer(r"(?<![\w$€£.,])" + re.escape(p) + r"(?![\w%])", quote, re.I):
+            before_q = _QUALIFIER.search(quote[max(0, m.start() - 30):m.start()])
+            idx = claim.lower().find(p)
+            before_c = _QUALIFIER.search(claim[max(0, idx - 30):idx]) if idx >= 0 else None
+            if before_q and not before_c:
+                return QUALIFIER, f"the quote says {before_q.group(1)!r} {p}"
+    hedge = _HEDGE.search(quote)
+    if hedge and not _HEDGE.search(claim) and _near(claim, quote, hedge.start()):
+        return QUALIFIER, f"the quote hedges it ({hedge.group(1)!r})"
+    return None
+
+
+def _reversal(claim: str, quote: str) -> tuple[str, str] | None:
+    """The claim asserts what the quote rejects ("rather than X", "far from X", "denied X"), or swaps what the
+    quote prefers with what it rejects."""
+    terms = set(tokenize(claim))
+    if not terms:
+        return None
+    claim_frame = _REJECTS.search(claim)
+    for m in _REJECTS.finditer(quote):
+        rejected = set(tokenize(m.group(2)))
+        if len(rejected) < 2:
+            continue
+        kept = set(tokenize(quote[:m.start()] + " " + quote[m.end():])) - rejected
+        if claim_frame is None:
+            asserted = {w for w in rejected if any(same_word(w, t) for t in terms)}
+            if len(asserted) >= 2 and len(asserted) * 3 >= len(rejected) * 2 and not NEGATION.search(claim):
+                return REVERSED, f"the quote rejects it: {m.group(0).strip()!r}"
+        else:  # "Y rather than X" told as "X rather than Y"
+            c_rejected = set(tokenize(claim_frame.group(2)))
+            same = sum(any(same_word(w, t) for t in rejected) for w in c_rejected)
+            swapped = sum(any(same_word(w, t) for t in kept) for w in c_rejected)
+            if swapped >= 2 and swapped > same:
+                return REVERSED, f"the claim rejects what the quote prefers: {m.group(0).strip()!r}"
+    denial = _DENIAL.search(quote)
+    if denial and not _DENIAL.search(claim) and _near(claim, quote, denial.start(), window=12):
+        return REVERSED, f"the quote says it was {denial.group(0)!r}"
+    return None
+
+
+def _proposal(claim: str, quote: str) -> tuple[str, str] | None:
+    """A proposal, plan or hypothetical in the quote whose scope holds the claim's words, told without one (or a
+    "might" told as a "will")."""
+    claim_modal = _MODAL.search(claim)
+    weak_in_claim = _WEAK.search(claim)
+    terms = set(tokenize(claim)) - {t for n in names_in(claim) for t in tokenize(n)}
+    for m in _MODAL.finditer(quote):
+        if m.group(0)[0].isupper() and quote[:m.start()].rstrip()[-1:] not in ("", ".", "!", "?", "“", '"'):
+            continue  # "May" the month, "Will" the name
+        after = re.sub(r"^\W*that\b", "", quote[m.end():])  # "proposed that ...": the clause is its scope
+        scope = _SCOPE_END.split(after, maxsplit=1)[0].split()[:SCOPE_WORDS]
+        held = [i for i, w in enumerate(scope) for t in tokenize(w) if any(same_word(t, c) for c in terms)]
+        if len(held) < 2 and not (held and held[0] < 3):  # two of the claim's words, or the verb it governs
+            continue
+        if not claim_modal:
+            return PROPOSAL, f"the quote only says {m.group(0)!r}: told as done"
+        if _WEAK.fullmatch(m.group(0).lower()) and not weak_in_claim:
+            return QUALIFIER, f"the quote only says {m.group(0)!r}: told as certain"
+    quantifier = _QUANTIFIER.search(quote)
+    while quantifier:
+        head = tokenize(quantifier.group(2))
+        if head and any(same_word(head[0], t) for t in terms) and not _QUANTIFIER_WORD.search(claim):
+            return QUALIFIER, f"the quote says {quantifier.group(1)!r} {quantifier.group(2)!r}"
+        quantifier = _QUANTIFIER.search(quote, quantifier.end())
+    return None
+
+
+def _negation(claim: str, quote: str) -> tuple[str, str] | None:
+    """Negation must agree where the claim's words are in the quote (not anywhere in a long quote)."""
+    neg_claim = bool(NEGATION.search(claim))
+    neg_quote = any(_near(claim, quote, m.start()) for m in NEGATION.finditer(quote))
+    if neg_claim != neg_quote:
+        return REVERSED, "negation differs from the quote"
+    return None
+
+
+def _names(claim: str, quote: str) -> tuple[str, str] | None:
+    """Every name the claim uses stands in the quote (a name only in the article around it is someone else's)."""
+    lowered = quote.lower()
+    words = tokenize(quote)
+    missing = sorted(n for n in names_in(claim) - set(_MONTH.findall(claim)) if n.lower() not in lowered
+                     and not any(same_word(t, w) for t in tokenize(n) for w in words))
+    if missing:
+        return WRONG_PERSON, f"names not in the quote: {missing}"
+    return None
+
+
+def _near(claim: str, quote: str, pos: int, window: int = 6) -> bool:
+    """Whether quote position `pos` lies within `window` words of the span the claim's words cover there."""
+    words = [(m.start(), m.group(0)) for m in re.finditer(r"[\w’'-]+", quote)]
+    terms = set(tokenize(claim))
+    hits = [i for i, (_, w) in enumerate(words) if any(same_word(t, x) for x in tokenize(w) for t in terms)]
+    if not hits:
+        return False
+    at = next((i for i, (s, _) in enumerate(words) if s >= pos), len(words))
+    return hits[0] - window <= at <= hits[-1] + window
+
+
+# ---------------------------------------------------------------------------- the model
+
+
+def judge_messages(claim: str, quote: str, question: str = "") -> list[dict]:
+    p = prompts.load("judge")
+    msgs = [{"role": "system", "content": p["system"]}]
+    for ex in p.get("examples", []):
+        msgs.append({"role": "user", "content": _user(p, ex["claim"], ex["quote"], ex.get("question", ""))})
+        msgs.append({"role": "assistant", "content": ex["verdict"]})
+    msgs.append({"role": "user", "content": _user(p, claim, quote, question)})
+    return msgs
+
+
+def _user(p: dict, claim: str, quote: str, question: str) -> str:
+    template = p["user_answer"] if question else p["user_claim"]
+    return template.format(quote=" ".join(quote.split()), claim=claim, question=question)
+
+
+def model_score(gen, claim: str, quote: str, question: str = "") -> float | None:
+    """P(yes) / (P(yes) + P(no)) for "does the quote state the claim?"; None where the runtime can't tell."""
+    probe = getattr(gen, "first_token_probs", None)
+    if probe is None:
+        return None
+    probs = probe(judge_messages(claim, quote, question), ["yes", "Yes", "no", "No"])
+    if not probs:
+        return None
+    yes, no = probs.get("yes", 0) + probs.get("Yes", 0), probs.get("no", 0) + probs.get("No", 0)
+    return yes / (yes + no) if yes + no > 0 else None
+
+
+def judge(gen, claim: str, quote: str, *, question: str = "", threshold: float = 0.5,
+          use_model: bool = True) -> Verdict:
+    """Rules first (a failure is final), then the model's yes/no probability against `threshold`."""
+    failure = rule_failure(claim, quote, question)
+    if failure:
+        return Verdict(NOT_SUPPORTED, 0.0, failure[1], failure[0])
+    score = model_score(gen, claim, quote, question) if use_model and gen is not None else None
+    if score is None:
+        return Verdict(SUPPORTED, 1.0, "the rules find nothing wrong (no model judged it)")
+    if score < threshold:
+        return Verdict(NOT_SUPPORTED, score, f"the reader judges it unsupported (p={score:.2f})", "model")
+    return Verdict(SUPPORTED, score, f"the reader judges it supported (p={score:.2f})")
+
+
+def best_supported(gen, claim: str, quotes: Sequence[str], **kw) -> tuple[int, Verdict]:
+    """The quote that supports the claim best: the first supported by score, else the best-scoring failure."""
+    verdicts = [judge(gen, claim, q, **kw) for q in quotes]
+    order = sorted(range(len(quotes)), key=lambda i: (not verdicts[i].supported, -verdicts[i].score))
+    return order[0], verdicts[order[0]]
