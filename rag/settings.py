@@ -69,8 +69,9 @@ class Settings:
     evidence_units: int = 8  # numbered evidence sentences the reader chooses from (at most 9)
     # Refusal: the reader's probability that no evidence sentence answers (its NONE against the sentence numbers,
     # rag.answer.choose) at or above this refuses (fitted on nq-dev's fit half; see README "Quality")
-    refuse_threshold: float = 0.1
-    choose_weight: float = 1.0  # the retrieval score's weight beside log P(the reader picks the sentence)
+    refuse_threshold: float = 0.05
+    choose_weight: float = 3.0  # the retrieval score's weight beside log P(the reader picks the sentence)
+    read_tries: int = 2  # choices read, best first, until one gives a sentence the judge lets through
     read_share: float = 0.5  # a "why" question also reads sentences the reader rates this close to the best
     judge_threshold: float = 0.65  # the judge's P(yes) below which a written sentence is not shown (fitted)
     judge_model: bool = True  # ask the reader to judge each sentence (off: the rules alone)

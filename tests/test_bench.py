@@ -419,8 +419,8 @@ def test_bench_answer_baseline_repeats_the_pipelines_model_calls_from_the_same_c
         streams = [c for c in pipe if c["kind"] == "stream"]
         if p_none:  # refused on the probe: no stream, none in the baseline either
             assert not streams
-        else:
-            assert len(streams) == 1
+        else:  # the first choice read, and the next one when nothing written from it held up
+            assert 1 <= len(streams) <= settings.read_tries
     if p_none:
         assert all(r["refused"] and not r["streamed"] for r in rows)
         assert result.direct_first_token_ms["n"] == 0 and result.direct_total_ms["n"] == len(rows)

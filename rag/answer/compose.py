@@ -15,7 +15,7 @@ import logging
 import re
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Generator, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 
 from rag import prompts
@@ -157,33 +157,19 @@ class Answerer:
             log.info("the reader sees no answer to %r, but evidence %d states it: reading it", question, stated)
             choice.order = [stated] + [i for i in choice.order if i != stated]
         picked = sorted(choice.chosen(query, s.read_share), key=lambda i: (units[i].doc, units[i].start))
-        draft = Draft()
         numbers: dict[int, int] = {}
         citations: list[Citation] = []
-        stopped = False
-        pieces = gen.stream(read_messages(query, [units[i].text for i in picked]), s.max_new_tokens)
-        try:
-            for piece in pieces:
-                if _asked_to_stop(stop):
-                    stopped = True
-                    break
-                timings.setdefault("generate_first_ms", (time.perf_counter() - t0) * 1000)
-                draft.text += piece
-                for kept in self._judge(ctx, query, draft, units, picked, final=False):
-                    timings.setdefault("first_token_ms", (time.perf_counter() - t0) * 1000)
-                    yield StreamEvent("token", self._render(ctx, kept, units, numbers, citations,
-                                                            first=len(draft.kept) == 1) + " ")
-                if len(draft.kept) >= MAX_ANSWER_SENTENCES or draft.judged >= MAX_DRAFT_SENTENCES:
-                    break
-        finally:
-            close = getattr(pieces, "close", None)
-            if close:
-                close()
-        if not stopped:
-            for kept in self._judge(ctx, query, draft, units, picked, final=True):
-                timings.setdefault("first_token_ms", (time.perf_counter() - t0) * 1000)
-                yield StreamEvent("token", self._render(ctx, kept, units, numbers, citations,
-                                                        first=len(draft.kept) == 1) + " ")
+        # when nothing the reader wrote from its first choice holds up, its next choice is read (the judge is a
+        # better verifier than the choice is a ranker: the gold sentence is first half the time, in the top 3 most)
+        tries = [picked] + [[i] for i in choice.order[1:s.read_tries] if i not in picked]
+        drafts: list[Draft] = []
+        for attempt in tries:
+            draft = Draft()
+            drafts.append(draft)
+            stopped = yield from self._read(ctx, query, units, attempt, draft, stop, timings, t0, numbers, citations)
+            if stopped or draft.kept:
+                break
+        draft = drafts[0] if not draft.kept else draft
         timings["generate_ms"] = (time.perf_counter() - t0) * 1000 - timings["read_ms"]
         if stopped:  # the reader asked to stop: keep what was shown, neither refuse nor quote
             log.info("stopped %r after %d verified sentences", question, len(draft.kept))
@@ -224,6 +210,39 @@ class Answerer:
             return q[:limit], self.messages["truncated"].format(length=len(q), limit=limit)
         return q, ""
 
+    def _read(self, ctx: IndexContext, query: str, units: Sequence[Unit], picked: list[int], draft: Draft,
+              stop: Stop | None, timings: dict, t0: float, numbers: dict[int, int], citations: list[Citation]
+              ) -> Generator[StreamEvent, None, bool]:
+        """Let the reader write from the `picked` units only, streaming each sentence the judge lets through.
+        Returns whether the user asked to stop."""
+        s = self.settings
+        pieces = self.pipeline.generator.stream(read_messages(query, [units[i].text for i in picked]),
+                                                s.max_new_tokens)
+        stopped = False
+        try:
+            for piece in pieces:
+                if _asked_to_stop(stop):
+                    stopped = True
+                    break
+                timings.setdefault("generate_first_ms", (time.perf_counter() - t0) * 1000)
+                draft.text += piece
+                for kept in self._judge(ctx, query, draft, units, picked, final=False):
+                    timings.setdefault("first_token_ms", (time.perf_counter() - t0) * 1000)
+                    yield StreamEvent("token", self._render(ctx, kept, units, numbers, citations,
+                                                            first=len(draft.kept) == 1) + " ")
+                if len(draft.kept) >= MAX_ANSWER_SENTENCES or draft.judged >= MAX_DRAFT_SENTENCES:
+                    break
+        finally:
+            close = getattr(pieces, "close", None)
+            if close:
+                close()
+        if not stopped:
+            for kept in self._judge(ctx, query, draft, units, picked, final=True):
+                timings.setdefault("first_token_ms", (time.perf_counter() - t0) * 1000)
+                yield StreamEvent("token", self._render(ctx, kept, units, numbers, citations,
+                                                        first=len(draft.kept) == 1) + " ")
+        return stopped
+
     def _judge(self, ctx: IndexContext, query: str, draft: Draft, units: Sequence[Unit], picked: list[int],
                final: bool) -> Iterator[tuple[str, list[int]]]:
         """Judge the sentences the reader has completed since last time; yield those that hold up."""
@@ -257,7 +276,8 @@ class Answerer:
         gen = self.pipeline.generator if s.judge_model else None
         for i in picked:
             u = units[i]
-            support = check_sentence(sentence, [u.text], [u.paragraph], vec, ev_vecs[[i]], given=given)
+            support = check_sentence(sentence, [u.text], [u.paragraph], vec, ev_vecs[[i]], given=given,
+                                     negation=False)  # the judge compares negation where the words are
             if not support.ok:
                 log.debug("draft sentence %r against unit %d: %s", sentence, i, support.reason)
                 continue

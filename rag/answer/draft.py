@@ -11,8 +11,8 @@ from rag.ingest.segment import split_sentences
 _MARKERS = re.compile(r"\s*\[(\d+(?:\s*[,;]\s*\d+)*)\]")
 _LIST_LEAD = re.compile(r"^\s*(?:[-*•]|\d+[.)])\s+")
 # Openers that tie a sentence to one the reader cannot see; dropped from a sentence that starts the answer.
-_DANGLING = re.compile(r"^(indeed|but|and|however|still|so|yet|also|moreover|meanwhile|instead|thus|rather|"
-                       r"in fact|after all)\b,?\s+", re.I)
+_DANGLING = re.compile(r"^(indeed|but|and|however|still|so(?! far| much| many)|yet|also|moreover|meanwhile|"
+                       r"instead(?! of)|thus|rather(?! than)|in fact|after all)\b,?\s+", re.I)
 
 
 @dataclass

@@ -48,6 +48,7 @@ _DENIAL = re.compile(r"\b(den(?:y|ies|ied|ial)|dismiss(?:es|ed)?|reject(?:s|ed)?
                      re.I)
 _WEAK = re.compile(r"\b(might|may|possibly|perhaps)\b", re.I)
 _SCOPE_END = re.compile(r"[.;:!?–—]|\b(but|while|whereas|that|which|who)\b")
+PHRASE_WORDS = 4  # a claim this short is a phrase answer, not a clause
 SCOPE_WORDS = 16  # how far a "proposed"/"would" reaches into what follows it
 # "some officials", "a few of the rebels": a part told as the whole when the claim drops it
 _QUANTIFIER = re.compile(r"\b(some|a few|several|certain|part of|a number of)\s+(?:even\s+|of\s+(?:the\s+)?)?"
@@ -90,7 +91,10 @@ def rule_failure(claim: str, quote: str, question: str = "") -> tuple[str, str] 
     """(kind, reason) when a rule shows the quote does not support the claim (or the claim does not answer the
     question); None when the rules see nothing wrong."""
     flat_quote = " ".join(quote.split())
-    for check in (_numbers, _qualifiers, _reversal, _proposal, _negation, _names):
+    checks = (_numbers, _qualifiers, _reversal, _proposal, _negation, _names)
+    if len(claim.split()) <= PHRASE_WORDS:  # a bare phrase ("Casey Donovan", "over 80%") asserts no clause of its
+        checks = (_numbers, _qualifiers, _names)  # own: negation, plans and reversals are the model's to judge
+    for check in checks:
         failure = check(claim, flat_quote)
         if failure:
             return failure

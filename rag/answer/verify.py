@@ -64,7 +64,8 @@ def quotes_in(text: str) -> list[str]:
 
 def check_sentence(sentence: str, evidence: Sequence[str], context: Sequence[str], sent_vec: np.ndarray | None,
                    ev_vecs: np.ndarray | None, *, given: set[str] = frozenset(), min_overlap: float = 0.75,
-                   min_cosine: float = 0.72, paraphrase_overlap: float = 0.5, max_novel: int = 3) -> Support:
+                   min_cosine: float = 0.72, paraphrase_overlap: float = 0.5, max_novel: int = 3,
+                   negation: bool = True) -> Support:
     """`evidence[i]` is a source sentence (with its attribution neighbours), `context[i]` its paragraph.
 
     `given` are the question's own words: restating them ("X plays Y" for "who plays Y?") is no new claim
@@ -116,7 +117,7 @@ def check_sentence(sentence: str, evidence: Sequence[str], context: Sequence[str
     for q in quotes_in(sentence):
         if _norm_quotes(q).strip(" ,.") not in norm_support:
             return Support(False, sources, overlap, cosine, f"quotation not in the evidence: {q!r}")
-    if bool(NEGATION.search(sentence)) != bool(NEGATION.search(support_text)):
+    if negation and bool(NEGATION.search(sentence)) != bool(NEGATION.search(support_text)):
         return Support(False, sources, overlap, cosine, "negation differs from the evidence")
     return Support(True, sources, overlap, cosine)
 
