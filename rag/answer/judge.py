@@ -47,6 +47,7 @@ _REJECTS = re.compile(r"\b(rather than|instead of|not (?:just|only|simply|merely
 _DENIAL = re.compile(r"\b(den(?:y|ies|ied|ial)|dismiss(?:es|ed)?|reject(?:s|ed)?|refut(?:es|ed)|disput(?:es|ed))\b",
                      re.I)
 _WEAK = re.compile(r"\b(might|may|possibly|perhaps)\b", re.I)
+_CLAUSE = re.compile(r"[,;:—–()]|\b(?:but|while|whereas|although|though)\b")
 _SCOPE_END = re.compile(r"[.;:!?–—]|\b(but|while|whereas|that|which|who)\b")
 PHRASE_WORDS = 4  # a claim this short is a phrase answer, not a clause
 SCOPE_WORDS = 16  # how far a "proposed"/"would" reaches into what follows it
@@ -127,7 +128,8 @@ def answer_gap(question: str, answer: str) -> str:
 
 def _numbers(claim: str, quote: str) -> tuple[str, str] | None:
     q = quote.lower()
-    missing = [p for p in number_phrases(claim) if not re.search(r"(?<![\w$€£.,])" + re.escape(p) + r"(?![\w%])", q)]
+    missing = [p for p in number_phrases(claim) if not re.search(r"(?<![\w$€£.,])" + re.escape(p) + r"(?![\w%]|[.,]\d)",
+                                                                 q)]
     if missing:
         return NUMBER, f"numbers not in the quote: {sorted(missing)}"
     months = {m.lower() for m in _MONTH.findall(claim)} - {m.lower() for m in _MONTH.findall(quote)}
@@ -142,7 +144,7 @@ def _numbers(claim: str, quote: str) -> tuple[str, str] | None:
 def _qualifiers(claim: str, quote: str) -> tuple[str, str] | None:
     """A number the quote qualifies ("over 80%") must keep a qualifier in the claim; a hedged quote a hedge."""
     for p in number_phrases(claim):
-        for m in re.finditer(r"(?<![\w$€£.,])" + re.escape(p) + r"(?![\w%])", quote, re.I):
+        for m in re.finditer(r"(?<![\w$€£.,])" + re.escape(p) + r"(?![\w%]|[.,]\d)", quote, re.I):
             before_q = _QUALIFIER.search(quote[max(0, m.start() - 30):m.start()])
             idx = claim.lower().find(p)
             before_c = _QUALIFIER.search(claim[max(0, idx - 30):idx]) if idx >= 0 else None
@@ -210,9 +212,16 @@ def _proposal(claim: str, quote: str) -> tuple[str, str] | None:
 
 
 def _negation(claim: str, quote: str) -> tuple[str, str] | None:
-    """Negation must agree where the claim's words are in the quote (not anywhere in a long quote)."""
+    """Negation must agree in the clauses that hold the claim's words (not anywhere in a long quote: "X proposed
+    Y, but the council has not voted" does not negate "X proposed Y")."""
     neg_claim = bool(NEGATION.search(claim))
-    neg_quote = any(_near(claim, quote, m.start()) for m in NEGATION.finditer(quote))
+    terms = set(tokenize(claim))
+    neg_quote = False
+    for clause in _CLAUSE.split(quote):
+        if clause and NEGATION.search(clause):
+            held = {t for t in tokenize(clause) if any(same_word(t, c) for c in terms)}
+            short = len(clause.split()) <= 3  # ", not risen": a clause that short is about the word it holds
+            neg_quote = neg_quote or len(held) >= 2 or (bool(held) and short)
     if neg_claim != neg_quote:
         return REVERSED, "negation differs from the quote"
     return None

@@ -51,7 +51,7 @@ def number_phrases(text: str) -> set[str]:
 
 
 def _phrase_in(phrase: str, text: str) -> bool:
-    return re.search(r"(?<![\w$€£.,])" + re.escape(phrase) + r"(?![\w%])", text) is not None
+    return re.search(r"(?<![\w$€£.,])" + re.escape(phrase) + r"(?![\w%]|[.,]\d)", text) is not None
 
 
 def _norm_quotes(text: str) -> str:
