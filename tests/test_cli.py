@@ -104,3 +104,58 @@ def test_a_milvus_lite_path_must_be_a_db_file(monkeypatch, tmp_path):
     monkeypatch.setenv("RAG_MILVUS_URI", str(tmp_path / "vectors"))
     r = CliRunner().invoke(cli, ["search", "oil"], obj={})
     assert r.exit_code == 1 and "ending in .db" in r.output and "Traceback" not in r.output
+
+
+def test_check_a_claim_against_a_quote_says_why_and_exits_by_verdict(env):
+    quote = "Rather than raising fares, the transit board cut two night routes, its chair Omar Haddad said."
+    r = run("check", "--rules-only", "--quote", quote, "The transit board raised fares.")
+    assert r.exit_code == 1 and r.output.startswith("NOT SUPPORTED") and "rejects" in r.output
+    assert quote in r.output
+    r = run("check", "--rules-only", "--quote", quote, "The transit board cut two night routes.")
+    assert r.exit_code == 0 and r.output.startswith("SUPPORTED"), r.output
+
+
+def test_check_reads_json_lines_and_reports_a_bad_line_without_stopping(env):
+    lines = [json.dumps({"claim": "The transit board raised fares.",
+                         "quote": "Rather than raising fares, the transit board cut two night routes."}),
+             "not json", json.dumps({"quote": "no claim"}),
+             json.dumps({"claim": "Ash Carter spoke at a briefing on Oct. 7."})]
+    r = run("check", "--rules-only", "--json", "-", input="\n".join(lines) + "\n")
+    assert r.exit_code == 0, r.output
+    out = [json.loads(line) for line in r.output.splitlines()]
+    assert out[0]["verdict"] == "not supported" and {"claim", "verdict", "score", "quote"} <= set(out[0])
+    assert out[1]["line"] == 2 and "error" in out[1] and "claim" in out[2]["error"]
+    # a claim without a quote is checked against the library: its best quote comes with where it is
+    assert out[3]["verdict"] == "supported" and "Carter" in out[3]["quote"] and out[3]["doc"] == "syria.md"
+
+
+def test_check_eval_prints_accuracy_per_kind(env, tmp_path):
+    quote = "Rather than raising fares, the transit board cut two night routes."
+    f = tmp_path / "claims.jsonl"
+    f.write_text("\n".join(json.dumps(d) for d in [
+        {"id": "a", "claim": "The transit board raised fares.", "quote": quote, "kind": "reversed",
+         "label": "not supported"},
+        {"id": "b", "claim": "The transit board cut two night routes.", "quote": quote, "kind": "faithful",
+         "label": "supported"}]))
+    r = run("check", "--rules-only", "--eval", str(f))
+    assert r.exit_code == 0 and "| reversed | 1 | 100% |" in r.output and "| faithful | 1 | 100% |" in r.output
+    assert run("check").exit_code != 0  # nothing to check: a usage message
+
+
+def test_eval_ladder_scores_each_rung(env, tmp_path):
+    f = tmp_path / "set.jsonl"
+    f.write_text("\n".join(json.dumps(d) for d in [
+        {"id": "a1", "question": "Who spoke at a briefing on Oct. 7?", "type": "factoid", "must_mention": ["Carter"],
+         "evidence": ["Defense Secretary Ash Carter spoke at a briefing on Oct. 7."]},
+        {"id": "u1", "question": "What is the recipe for banana bread?", "type": "unanswerable"}]))
+    env_gen[-1].default = "Ash Carter."
+    out = tmp_path / "rows.jsonl"
+    r = run("eval", str(f), "--ladder", "--json", "--out", str(out))
+    assert r.exit_code == 0, r.output
+    ladder = json.loads(r.stdout)["ladder"]
+    assert ladder["factoid"]["gold_sentence"] == 1.0 and ladder["factoid"]["in_evidence"] == 1.0
+    assert ladder["all"]["n"] == 2 and ladder["unanswerable"]["answerable"] == 0
+    rows = [json.loads(line) for line in out.read_text().splitlines()]
+    assert rows[0]["ladder"]["gold_passage"] is True and rows[1]["ladder"]["gold_sentence"] is None
+    plain = run("eval", str(f), "--ladder")
+    assert "The ladder" in plain.output and "| factoid | 1 (1) | 100% |" in plain.output
