@@ -322,7 +322,7 @@ def test_bench_answer_small(corpus, tmp_path):
     assert re.search(r"overhead", table) and "first verified sentence, all questions" in table
     assert "generator alone: first token" in table and "outside the generator" in table
     assert 0 <= result.outside_generator < 1000
-    assert [t for t, _, _ in result.targets()] == ["first verified sentence p50 <= 1.5 s", "full answer p50 <= 3 s",
+    assert [t for t, _, _ in result.targets()] == ["first verified sentence p50 <= 2.5 s", "full answer p50 <= 4 s",
                                                    "pipeline overhead <= 10% of the generator's time"]
     d = result.to_dict()
     assert d["first_sentence_ms"] == d["first_token_ms"] and "first token p50 <= 1 s" not in json.dumps(d)
