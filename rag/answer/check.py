@@ -5,7 +5,7 @@ the top passages that best match it), and the claim is supported when one of the
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any
 
 from rag.answer.judge import NOT_SUPPORTED, judge
@@ -79,7 +79,3 @@ def accuracy_by_kind(rows: Sequence[tuple[dict, CheckResult]]) -> dict[str, dict
     for m in out.values():
         m["accuracy"] = round(m["right"] / m["n"], 4) if m["n"] else None
     return out
-
-
-def as_dict(ref: QuoteRef) -> dict[str, Any]:
-    return asdict(ref)

@@ -13,7 +13,6 @@ its probability of answering "yes" to "does the text state this?", with a thresh
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
 from dataclasses import dataclass
 
 from rag import prompts
@@ -291,10 +290,3 @@ def judge(gen, claim: str, quote: str, *, question: str = "", threshold: float =
     if score < threshold:
         return Verdict(NOT_SUPPORTED, score, f"the reader judges it unsupported (p={score:.2f})", "model")
     return Verdict(SUPPORTED, score, f"the reader judges it supported (p={score:.2f})")
-
-
-def best_supported(gen, claim: str, quotes: Sequence[str], **kw) -> tuple[int, Verdict]:
-    """The quote that supports the claim best: the first supported by score, else the best-scoring failure."""
-    verdicts = [judge(gen, claim, q, **kw) for q in quotes]
-    order = sorted(range(len(quotes)), key=lambda i: (not verdicts[i].supported, -verdicts[i].score))
-    return order[0], verdicts[order[0]]
