@@ -72,7 +72,7 @@ class Settings:
     refuse_threshold: float = 0.05
     choose_weight: float = 3.0  # the retrieval score's weight beside log P(the reader picks the sentence)
     read_tries: int = 2  # choices read, best first, until one gives a sentence the judge lets through
-    read_share: float = 0.5  # a "why" question also reads sentences the reader rates this close to the best
+    read_share: float = 0.25  # a "why" question also reads sentences the reader rates this close to the best
     judge_threshold: float = 0.65  # the judge's P(yes) below which a written sentence is not shown (fitted)
     judge_model: bool = True  # ask the reader to judge each sentence (off: the rules alone)
     # ...unless a sentence restates the question: this share of its terms (IDF-weighted) and this cosine

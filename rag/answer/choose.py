@@ -19,7 +19,10 @@ from rag.answer.evidence import Unit
 
 NONE_WORD = "NONE"
 MAX_CHOICES = 9  # sentence numbers are single tokens 1-9 for the readers we ship
-SEVERAL = re.compile(r"^\W*(why|how come|what (were|are) the (reasons|causes)|what led)\b", re.I)
+# Questions whose answer takes several sentences: reasons, comparisons, and things asked about each of several.
+SEVERAL = re.compile(r"^\W*(why|how come|what (were|are|was|is) the (reasons?|causes?|role)|what led)\b|"
+                     r"\b(compare[sd]?|comparison|differ\w*|both|each|in what (context|way)|what role|and (why|how|"
+                     r"what|when|where|who))\b", re.I)
 
 
 @dataclass
@@ -38,9 +41,9 @@ class Choice:
         """The units to read: the best one, and for a "why" question the next ones the reader rates nearly as
         high (each reason may sit in its own sentence)."""
         out = [self.best]
-        if SEVERAL.match(question):
+        if SEVERAL.search(question):
             top = self.p[self.best]
-            out += [i for i in self.order[1:most] if top > 0 and self.p[i] >= share * top]
+            out += [i for i in self.order[1:most] if top <= 0 or self.p[i] >= share * top]
         return out
 
 

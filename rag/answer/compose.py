@@ -266,25 +266,26 @@ class Answerer:
 
     def _verify(self, ctx: IndexContext, query: str, sentence: str, units: Sequence[Unit], picked: list[int]
                 ) -> list[int] | None:
-        """The chosen unit that supports `sentence`: its words, names and numbers are there (verify), no rule
-        of the judge finds it reversed, hedged, planned or not an answer, and the reader judges it stated."""
+        """The chosen units (one, or two it joins) that support `sentence`: its words, names and numbers are there
+        (verify), no rule of the judge finds it reversed, hedged, planned or not an answer, and the reader judges
+        it stated."""
         embedder = ctx.selector.embedder
         vec = embedder.embed([sentence])[0]
         ev_vecs = ctx.selector.vectors.get([(u.doc, u.start, u.end, u.text) for u in units])
         given = set(tokenize(query))
         s = self.settings
         gen = self.pipeline.generator if s.judge_model else None
-        for i in picked:
-            u = units[i]
-            support = check_sentence(sentence, [u.text], [u.paragraph], vec, ev_vecs[[i]], given=given,
-                                     negation=False)  # the judge compares negation where the words are
-            if not support.ok:
-                log.debug("draft sentence %r against unit %d: %s", sentence, i, support.reason)
-                continue
-            verdict = judge(gen, sentence, u.text, question=query, threshold=s.judge_threshold)
-            log.debug("draft sentence %r against unit %d: %s", sentence, i, verdict)
-            if verdict.supported:
-                return [i]
+        support = check_sentence(sentence, [units[i].text for i in picked], [units[i].paragraph for i in picked],
+                                 vec, ev_vecs[picked], given=given, negation=False)  # the judge compares negation
+        if not support.ok:  # where the words are
+            log.debug("draft sentence %r against units %s: %s", sentence, picked, support.reason)
+            return None
+        sources = sorted((picked[j] for j in support.sources), key=lambda i: (units[i].doc, units[i].start))
+        quote = " ".join(units[i].text for i in sources)  # a sentence may join two of the chosen sentences
+        verdict = judge(gen, sentence, quote, question=query, threshold=s.judge_threshold)
+        log.debug("draft sentence %r against units %s: %s", sentence, sources, verdict)
+        if verdict.supported:
+            return sources
         return None
 
     def _states_the_answer(self, ctx: IndexContext, query: str, units: Sequence[Unit]) -> int | None:

@@ -43,13 +43,17 @@ _NAME = re.compile(r"\b[A-Z][a-z][\w’'-]*")
 _CALENDAR = frozenset("January February March April May June July August September October November December Jan Feb "
                       "Mar Apr Jun Jul Aug Sep Sept Oct Nov Dec Monday Tuesday Wednesday Thursday Friday Saturday "
                       "Sunday".split())
+OPENS_QUOTE = re.compile(r"^\s*[“\"]")
+SAYS = re.compile(r"\b(says|said|adds|added|told|tells|writes|wrote|asks|asked|according to)\b", re.I)
 # A sentence that starts like this says who said the one before it ("..., says Konstantin Sivkov").
 ATTRIBUTES_BACK = re.compile(r"^\W*(says|said|adds|added|according to|writes|wrote|told|tells|asks|asked)\b", re.I)
 
 
 def leans_back(sentence: str) -> bool:
-    """The sentence opens by pointing back, or uses a personal pronoun before naming anyone."""
-    return bool(LEANS_BACK.match(sentence)) or unresolved_pronoun(sentence)
+    """The sentence opens by pointing back, uses a personal pronoun before naming anyone, or is a quotation that
+    does not say who said it (the sentence before does: "..., says Konstantin Sivkov. “The Americans ...”")."""
+    return bool(LEANS_BACK.match(sentence)) or unresolved_pronoun(sentence) or (
+        bool(OPENS_QUOTE.match(sentence)) and not SAYS.search(sentence))
 
 
 def unresolved_pronoun(sentence: str) -> bool:
