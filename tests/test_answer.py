@@ -248,9 +248,35 @@ def test_stop_after_the_first_sentence_keeps_only_what_was_streamed(tracked):
     assert "Putin" not in a.answer and "Obama" not in a.answer
     assert [c.n for c in a.citations] == [1] and "few hours later" in a.citations[0].quote
     assert_citations_exact(tracked, a)
-    gen = tracked.gen
-    assert gen.closed and not gen.exhausted  # the stream was closed, not read to its end
-    assert gen.pieces_read < len(reply.split(" ")) // 2
+    # the reader's short reply is read to its end before anything is judged (the judge asks the same model): a
+    # stop during the reading closes the stream, a stop after a shown sentence ends the judging
+
+
+def test_the_judge_never_asks_the_model_while_the_readers_stream_is_open(tmp_path, hash_embedder):
+    import threading
+
+    class OneContext(ScriptedGenerator):
+        """Like llama.cpp: one context behind a lock, held while a stream is open."""
+
+        def __init__(self):
+            super().__init__(probs={"1": 0.9, "NONE": 0.01, "yes": 0.9, "no": 0.1})
+            self.lock = threading.Lock()
+
+        def stream(self, messages, max_new_tokens=64):
+            with self.lock:
+                yield from super().stream(messages, max_new_tokens)
+
+        def first_token_probs(self, messages, words):
+            assert self.lock.acquire(timeout=5), "a model call while the reader's stream holds the context"
+            self.lock.release()
+            return super().first_token_probs(messages, words)
+
+    gen = OneContext()
+    p = make_pipeline(tmp_path, hash_embedder, gen)
+    gen.enqueue("Air strikes began a few hours after the vote. The vote was quick and unanimous. "
+                "Sergei Ivanov asked for it.")
+    a = p.answer(WHEN)
+    assert not a.refused and a.answer.startswith("Air strikes began a few hours after the vote")
 
 
 def test_a_stop_that_never_fires_changes_nothing(tracked):

@@ -213,8 +213,9 @@ class Answerer:
     def _read(self, ctx: IndexContext, query: str, units: Sequence[Unit], picked: list[int], draft: Draft,
               stop: Stop | None, timings: dict, t0: float, numbers: dict[int, int], citations: list[Citation]
               ) -> Generator[StreamEvent, None, bool]:
-        """Let the reader write from the `picked` units only, streaming each sentence the judge lets through.
-        Returns whether the user asked to stop."""
+        """Let the reader write from the `picked` units only, then stream each sentence the judge lets through.
+        The reader's stream is closed before anything is judged: the judge asks the same model, whose one context
+        the open stream holds. Returns whether the user asked to stop."""
         s = self.settings
         pieces = self.pipeline.generator.stream(read_messages(query, [units[i].text for i in picked]),
                                                 s.max_new_tokens)
@@ -226,11 +227,7 @@ class Answerer:
                     break
                 timings.setdefault("generate_first_ms", (time.perf_counter() - t0) * 1000)
                 draft.text += piece
-                for kept in self._judge(ctx, query, draft, units, picked, final=False):
-                    timings.setdefault("first_token_ms", (time.perf_counter() - t0) * 1000)
-                    yield StreamEvent("token", self._render(ctx, kept, units, numbers, citations,
-                                                            first=len(draft.kept) == 1) + " ")
-                if len(draft.kept) >= MAX_ANSWER_SENTENCES or draft.judged >= MAX_DRAFT_SENTENCES:
+                if len(draft_sentences(draft.text)) > MAX_DRAFT_SENTENCES:
                     break
         finally:
             close = getattr(pieces, "close", None)
@@ -241,6 +238,8 @@ class Answerer:
                 timings.setdefault("first_token_ms", (time.perf_counter() - t0) * 1000)
                 yield StreamEvent("token", self._render(ctx, kept, units, numbers, citations,
                                                         first=len(draft.kept) == 1) + " ")
+                if _asked_to_stop(stop):
+                    return True
         return stopped
 
     def _judge(self, ctx: IndexContext, query: str, draft: Draft, units: Sequence[Unit], picked: list[int],
