@@ -57,6 +57,9 @@ def test_non_english_questions_get_a_grounded_reply(real_pipeline, question):
 def test_prompt_injection_is_refused_and_leaks_nothing(real_pipeline, question):
     a = real_pipeline.answer(question)
     assert a.refused
-    system_prompt = real_pipeline.answerer.prompt["system"]
-    assert system_prompt[:40] not in a.answer and "careful news assistant" not in a.answer
+    from rag import prompts
+
+    for name in ("choose", "read", "judge"):  # no instruction the reader was given reaches the answer
+        assert prompts.load(name)["system"][:40] not in a.answer
+    assert "careful news assistant" not in a.answer
     assert_grounded(real_pipeline, a)
