@@ -5,7 +5,7 @@ the top passages that best match it), and the claim is supported when one of the
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from rag.answer.judge import NOT_SUPPORTED, judge
@@ -31,7 +31,6 @@ class CheckResult:
     reason: str = ""
     kind: str = ""
     source: QuoteRef | None = None
-    considered: list[QuoteRef] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         out = {"claim": self.claim, "verdict": self.verdict, "score": round(self.score, 4), "quote": self.quote,
@@ -64,7 +63,7 @@ def check_in_library(pipeline, claim: str, *, question: str = "", threshold: flo
                           use_model=use_model) for r in refs]
     best = max(range(len(results)), key=lambda i: (results[i].verdict != NOT_SUPPORTED, results[i].score, -i))
     out = results[best]
-    out.source, out.considered = refs[best], refs
+    out.source = refs[best]
     return out
 
 

@@ -162,14 +162,14 @@ class Answerer:
         # when nothing the reader wrote from its first choice holds up, its next choice is read (the judge is a
         # better verifier than the choice is a ranker: the gold sentence is first half the time, in the top 3 most)
         tries = [picked] + [[i] for i in choice.order[1:s.read_tries] if i not in picked]
-        drafts: list[Draft] = []
+        first = None
         for attempt in tries:
             draft = Draft()
-            drafts.append(draft)
+            first = first or draft
             stopped = yield from self._read(ctx, query, units, attempt, draft, stop, timings, t0, numbers, citations)
             if stopped or draft.kept:
                 break
-        draft = drafts[0] if not draft.kept else draft
+        draft = draft if draft.kept else first  # nothing held up: what the first choice's reading wrote decides
         timings["generate_ms"] = (time.perf_counter() - t0) * 1000 - timings["read_ms"]
         if stopped:  # the reader asked to stop: keep what was shown, neither refuse nor quote
             log.info("stopped %r after %d verified sentences", question, len(draft.kept))
@@ -178,17 +178,15 @@ class Answerer:
         if not draft.kept:
             # nothing the reader wrote holds up: quote the sentence it chose, when that answers what was asked (or,
             # when the reader wrote nothing, the sentence that restates the whole question)
-            best = choice.best
-            if not draft.text.strip() or REFUSAL_TEXT.match(draft.text):
-                best = self._states_the_answer(ctx, query, units)
-                best = choice.best if best is None else best
+            wrote_nothing = not draft.text.strip() or bool(REFUSAL_TEXT.match(draft.text))
+            stated = self._states_the_answer(ctx, query, units) if wrote_nothing else None
+            best = choice.best if stated is None else stated
             quote = " ".join(units[best].text.split())
             gap = answer_gap(query, quote)
-            if not gap and s.judge_model and draft.text.strip() and not REFUSAL_TEXT.match(draft.text):
+            if not gap and s.judge_model and not wrote_nothing:
                 verdict = judge(gen, quote, units[best].text, question=query, threshold=s.judge_threshold)
                 gap = "" if verdict.supported else verdict.reason  # what the reader wrote failed: is it there?
-            wrote_nothing = not draft.text.strip() or bool(REFUSAL_TEXT.match(draft.text))
-            if gap or (wrote_nothing and self._states_the_answer(ctx, query, units) is None):
+            if gap or (wrote_nothing and stated is None):
                 log.info("refusing %r: nothing written held up (%r) and the chosen sentence %s", question,
                          draft.text[:80], gap or "is not stated as the answer")
                 text, citations = self._refusal(ctx, query, units, choice)
@@ -234,7 +232,7 @@ class Answerer:
             if close:
                 close()
         if not stopped:
-            for kept in self._judge(ctx, query, draft, units, picked, final=True):
+            for kept in self._judge(ctx, query, draft, units, picked):
                 timings.setdefault("first_token_ms", (time.perf_counter() - t0) * 1000)
                 yield StreamEvent("token", self._render(ctx, kept, units, numbers, citations,
                                                         first=len(draft.kept) == 1) + " ")
@@ -242,12 +240,10 @@ class Answerer:
                     return True
         return stopped
 
-    def _judge(self, ctx: IndexContext, query: str, draft: Draft, units: Sequence[Unit], picked: list[int],
-               final: bool) -> Iterator[tuple[str, list[int]]]:
-        """Judge the sentences the reader has completed since last time; yield those that hold up."""
-        sentences = draft_sentences(draft.text)
-        complete = sentences if final else sentences[:-1]
-        for raw in complete[draft.judged:]:
+    def _judge(self, ctx: IndexContext, query: str, draft: Draft, units: Sequence[Unit], picked: list[int]
+               ) -> Iterator[tuple[str, list[int]]]:
+        """Judge the sentences of the reader's finished reply; yield those that hold up."""
+        for raw in draft_sentences(draft.text)[draft.judged:]:
             draft.judged += 1
             sentence, _ = strip_markers(raw)
             if not sentence or REFUSAL_TEXT.match(sentence) or sentence.rstrip(".").endswith(":"):
@@ -270,12 +266,13 @@ class Answerer:
         it stated."""
         embedder = ctx.selector.embedder
         vec = embedder.embed([sentence])[0]
-        ev_vecs = ctx.selector.vectors.get([(u.doc, u.start, u.end, u.text) for u in units])
+        ev_vecs = ctx.selector.vectors.get([(units[i].doc, units[i].start, units[i].end, units[i].text)
+                                            for i in picked])
         given = set(tokenize(query))
         s = self.settings
         gen = self.pipeline.generator if s.judge_model else None
         support = check_sentence(sentence, [units[i].text for i in picked], [units[i].paragraph for i in picked],
-                                 vec, ev_vecs[picked], given=given, negation=False)  # the judge compares negation
+                                 vec, ev_vecs, given=given, negation=False)  # the judge compares negation
         if not support.ok:  # where the words are
             log.debug("draft sentence %r against units %s: %s", sentence, picked, support.reason)
             return None

@@ -22,7 +22,6 @@ class Draft:
     text: str = ""
     judged: int = 0  # complete sentences already verified
     kept: list[tuple[str, list[int]]] = field(default_factory=list)  # (sentence without markers, unit indexes)
-    cited: list[int] = field(default_factory=list)  # units the model cited, verified or not, in order
 
 
 def draft_sentences(text: str) -> list[str]:

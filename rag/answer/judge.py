@@ -16,7 +16,7 @@ import re
 from dataclasses import dataclass
 
 from rag import prompts
-from rag.answer.verify import NEGATION, number_phrases
+from rag.answer.verify import NEGATION, number_phrases, phrase_pattern
 from rag.text import COMMON_CAPITALISED, names_in, same_word, tokenize
 
 SUPPORTED, NOT_SUPPORTED = "supported", "not supported"
@@ -127,8 +127,7 @@ def answer_gap(question: str, answer: str) -> str:
 
 def _numbers(claim: str, quote: str) -> tuple[str, str] | None:
     q = quote.lower()
-    missing = [p for p in number_phrases(claim) if not re.search(r"(?<![\w$€£.,])" + re.escape(p) + r"(?![\w%]|[.,]\d)",
-                                                                 q)]
+    missing = [p for p in number_phrases(claim) if not re.search(phrase_pattern(p), q)]
     if missing:
         return NUMBER, f"numbers not in the quote: {sorted(missing)}"
     months = {m.lower() for m in _MONTH.findall(claim)} - {m.lower() for m in _MONTH.findall(quote)}
@@ -143,7 +142,7 @@ def _numbers(claim: str, quote: str) -> tuple[str, str] | None:
 def _qualifiers(claim: str, quote: str) -> tuple[str, str] | None:
     """A number the quote qualifies ("over 80%") must keep a qualifier in the claim; a hedged quote a hedge."""
     for p in number_phrases(claim):
-        for m in re.finditer(r"(?<![\w$€£.,])" + re.escape(p) + r"(?![\w%]|[.,]\d)", quote, re.I):
+        for m in re.finditer(phrase_pattern(p), quote, re.I):
             before_q = _QUALIFIER.search(quote[max(0, m.start() - 30):m.start()])
             idx = claim.lower().find(p)
             before_c = _QUALIFIER.search(claim[max(0, idx - 30):idx]) if idx >= 0 else None

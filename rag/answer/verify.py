@@ -50,8 +50,13 @@ def number_phrases(text: str) -> set[str]:
     return out
 
 
+def phrase_pattern(phrase: str) -> str:
+    """A number phrase standing on its own: not part of a longer number ("4" is not in "4,000" or "14")."""
+    return r"(?<![\w$€£.,])" + re.escape(phrase) + r"(?![\w%]|[.,]\d)"
+
+
 def _phrase_in(phrase: str, text: str) -> bool:
-    return re.search(r"(?<![\w$€£.,])" + re.escape(phrase) + r"(?![\w%]|[.,]\d)", text) is not None
+    return re.search(phrase_pattern(phrase), text) is not None
 
 
 def _norm_quotes(text: str) -> str:

@@ -93,9 +93,10 @@ class LlamaCppGenerator:
             path = Path(cache_dir) / f"llama-prefix-{self._state_key(tokens)}.bin" if cache_dir else None
             if path is not None:
                 self._primed.add(path)
-            if path is not None and self._restore(path, tokens):
+            restored = self._restore(path, tokens) if path is not None else None
+            if restored is not None:
                 log.info("llama.cpp: restored the %d-token prompt prefix from %s", len(tokens), path)
-                self._states[tuple(tokens)] = path.read_bytes()
+                self._states[tuple(tokens)] = restored
                 return True
             self._prefill(tokens)
             data = self._state_bytes()
@@ -223,16 +224,17 @@ class LlamaCppGenerator:
         except OSError as e:
             log.info("could not keep the primed prompt in %s (%s): it is decoded at each start", path, e)
 
-    def _restore(self, path: Path, tokens: list[int]) -> bool:
+    def _restore(self, path: Path, tokens: list[int]) -> bytes | None:
+        """The saved state, now in the context; None when there is none or it does not fit."""
         try:
             data = path.read_bytes()
         except OSError:
-            return False
+            return None
         if not self._set_state(data, tokens):
             log.warning("the saved prompt state %s does not fit this model: decoding the prompt instead", path)
             path.unlink(missing_ok=True)
-            return False
-        return True
+            return None
+        return data
 
     def _set_state(self, data: bytes, tokens: Sequence[int]) -> bool:
         import llama_cpp
@@ -252,12 +254,9 @@ class LlamaCppGenerator:
         context holds now (by enough to beat reading them: a restore copies a few MB)."""
         best, shared = None, held + MIN_RESTORE_GAIN
         for key in self._states:
-            n = min(len(key), len(tokens))
-            if n <= shared:
+            if min(len(key), len(tokens)) <= shared:
                 continue
-            a, b = np.asarray(key[:n]), np.asarray(tokens[:n])
-            differ = np.flatnonzero(a != b)
-            same = int(differ[0]) if len(differ) else n
+            same = _common_prefix(key, tokens)
             if same > shared:
                 best, shared = key, same
         if best is not None:
@@ -298,10 +297,7 @@ class LlamaCppGenerator:
     def _shared(self, tokens: list[int]) -> int:
         """How many leading tokens of `tokens` the context holds now."""
         llm = self._llm
-        held = llm.input_ids[: llm.n_tokens]
-        n = min(len(held), len(tokens))
-        differ = np.flatnonzero(held[:n] != np.asarray(tokens[:n], dtype=held.dtype))
-        return int(differ[0]) if len(differ) else n
+        return _common_prefix(llm.input_ids[: llm.n_tokens], tokens)
 
     def _holds(self, tokens: list[int]) -> bool:
         llm = self._llm
@@ -326,6 +322,13 @@ class LlamaCppGenerator:
         llm = self._llm
         ptr = llama_cpp.llama_get_logits_ith(llm.ctx, -1)
         return np.ctypeslib.as_array(ptr, shape=(llm.n_vocab(),))
+
+
+def _common_prefix(a: Sequence[int], b: Sequence[int]) -> int:
+    """How many leading tokens two token sequences share."""
+    n = min(len(a), len(b))
+    differ = np.flatnonzero(np.asarray(a[:n], dtype=np.int64) != np.asarray(b[:n], dtype=np.int64))
+    return int(differ[0]) if len(differ) else n
 
 
 _PARAMS_LOCK = threading.Lock()
