@@ -7,6 +7,7 @@ import threading
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
+from rag.cpu import ANSWERS
 from rag.errors import IndexMissingError
 from rag.index.embed import Embedder, make_embedder
 from rag.index.retrieve import Retriever
@@ -31,6 +32,7 @@ class Pipeline:
         self._retriever: Retriever | None = None
         self._lock = threading.RLock()
         self._ready = threading.Event()
+        ANSWERS.max_wait_s = self.settings.ingest_yield_s  # the CPU is the process's: one setting for all pipelines
 
     # ---------- lazily built parts ----------
     @property

@@ -50,7 +50,11 @@ class Settings:
     llm: str = ""  # "" = the default model (see rag.models); a registered name, a .gguf path, an HF id or folder
     llm_gguf_file: str = ""
     llm_backend: str = "auto"  # auto | llama.cpp | transformers (auto: llama.cpp for GGUF files)
-    llm_threads: int = 0  # llama.cpp threads; 0 = the number of CPU cores
+    # llama.cpp threads; 0 = one per core that is free at each call (fewer while other programs, or this server's
+    # own ingest, keep cores busy: rag.cpu); a number fixes it
+    llm_threads: int = 0
+    # answers first: an ingest in the server pauses between its batches while an answer runs, at most this long
+    ingest_yield_s: float = 60.0
     llm_ctx: int = 4096  # llama.cpp context window in tokens
     # llama.cpp's weight repacking: measured on 2 cores it costs ~0.5 s of loading and 600 MB, and reads prompts
     # slower (AVX2: 1.5x slower, writing 1.3x faster; AVX-512: 0.6-0.75x, writing 0.97-1.2x): off, since answers

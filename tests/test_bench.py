@@ -444,3 +444,30 @@ def test_reader_bench_table_shows_a_crashed_configuration_with_its_cause():
     assert bench.targets() == [("every configuration reads a prompt and writes",
                                 "llama.cpp's default parameters failed", False)]
     assert bench.to_dict()["targets"][0]["met"] is False
+
+
+def test_bench_answer_busy_compares_idle_and_loaded_phases_in_one_run(corpus, tmp_path):
+    from rag.bench.busy import bench_busy
+
+    settings = Settings(data_dir=corpus, index_dir=tmp_path / "index", chunk_words=30, answer_cache=64)
+    gen = ScriptedGenerator(default="Russia began air strikes in Syria on Sept. 30 [1].")
+    questions = ["When did Russia begin air strikes in Syria?", "Why did Putin enter Syria?"]
+    result = bench_busy(settings, questions, busy=1, embedder=HashEmbedder(dim=64), generator=gen)
+    idle, busy = result.phases
+    assert (idle.busy, busy.busy) == (0, 1) and len(idle.rows) == len(busy.rows) == 2
+    # the answer cache is off: the loaded phase answered again instead of replaying
+    n_prompts = len(gen.history)
+    assert all(r["total_ms"] > 0 for r in busy.rows) and n_prompts >= 2 * len(questions) + 2
+    assert result.ratio("first_sentence_ms", "p50") == pytest.approx(
+        busy.first_sentence_ms["p50"] / idle.first_sentence_ms["p50"])
+    table = result.table()
+    assert "1 busy" in table and "first checked sentence p50" in table and "busy / idle <= 2.2x" in table
+    json.dumps(result.to_dict(), default=str)
+
+
+def test_busy_cores_start_and_stop_their_processes():
+    from rag.bench.busy import busy_cores
+
+    with busy_cores(2, settle_s=0.1) as procs:
+        assert len(procs) == 2 and all(p.poll() is None for p in procs)
+    assert all(p.poll() is not None for p in procs)

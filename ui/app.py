@@ -178,6 +178,7 @@ def _build(pipeline: PipelineAPI, settings: Settings, warmup: Warmup | None = No
         remove_btn.click(library.ask_remove, [pick], [confirm, confirm_text], api_visibility="private")
         no_btn.click(lambda: gr.Row(visible=False), None, [confirm], api_visibility="private", queue=False)
         yes_btn.click(library.remove, [pick], [confirm, report, doc_text], api_visibility="private",
+                      api_name="remove_confirmed",
                       concurrency_id=LIBRARY_GROUP, concurrency_limit=1
                       ).then(library.view, None, view, api_visibility="private", show_progress="hidden")
 
@@ -191,6 +192,8 @@ def _build(pipeline: PipelineAPI, settings: Settings, warmup: Warmup | None = No
                         show_progress="hidden")
         demo.unload(chat.forget)
         gr.api(make_ask(pipeline, warmup), api_name="ask", concurrency_id=ANSWER_GROUP, concurrency_limit=1)
+        gr.api(library.api_documents, api_name="documents", queue=False)
+        gr.api(library.api_remove, api_name="remove", concurrency_id=LIBRARY_GROUP, concurrency_limit=1)
     return demo, warmup
 
 

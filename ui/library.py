@@ -239,6 +239,27 @@ class Library:
                 log.warning("re-indexing the earlier uploads failed: %s", e)
         return failed
 
+    # ---- the API's library calls (JSON in and out, for scripts) ----
+    def api_documents(self) -> list[dict]:
+        """The documents in the library: id, title, outlet, date and chunks of each."""
+        if not self.warmup.wait():
+            raise gr.Error(self.warmup.error or "The models are not available.")
+        return [d.to_dict() for d in self.pipeline.documents()]
+
+    def api_remove(self, doc: str) -> dict:
+        """Remove one document (by its id, as /documents lists it) from the library; its file goes to .removed/.
+
+        Parameters:
+            doc: the document's id
+        """
+        if not self.warmup.wait():
+            raise gr.Error(self.warmup.error or "The models are not available.")
+        try:
+            report = self.pipeline.remove([(doc or "").strip()])
+        except RagError as e:
+            raise gr.Error(str(e)) from e
+        return {"removed": report.removed, "documents": report.documents, "chunks": report.chunks}
+
     def _find(self, doc: str) -> DocumentInfo | None:
         return next((d for d in self.documents() if d.doc == doc), None)
 

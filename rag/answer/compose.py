@@ -26,6 +26,7 @@ from rag.answer.evidence import Unit, unresolved_pronoun
 from rag.answer.followup import rewrite_query
 from rag.answer.judge import answer_gap, judge, judge_messages
 from rag.answer.verify import check_sentence
+from rag.cpu import ANSWERS
 from rag.errors import EmptyQuestionError
 from rag.pipeline_api import Stop
 from rag.schema import Answer, Citation, StreamEvent
@@ -110,9 +111,10 @@ class Answerer:
             yield from replay(cached, t0)
             return
         events = []
-        for event in self._compute(question, notice, query, ctx, stop, t0):
-            events.append(event)
-            yield event
+        with ANSWERS.answering():  # an upload's embedding in this process waits between its batches meanwhile
+            for event in self._compute(question, notice, query, ctx, stop, t0):
+                events.append(event)
+                yield event
         if events and events[-1].kind == "answer" and not events[-1].data.stopped and ctx is self._ctx:
             self._cache.put(key, events)
 

@@ -1,5 +1,5 @@
-"""`rag eval` (quality against a question set) and `rag bench answer|ingest|search|coldstart|reader` (speed and
-memory)."""
+"""`rag eval` (quality against a question set) and `rag bench answer|ingest|search|coldstart|reader|users|soak`
+(speed, memory, and a server under load)."""
 
 from __future__ import annotations
 
@@ -195,17 +195,25 @@ def bench_group() -> None:
 @click.option("--file", "file", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Questions, one JSON object per line (default: tests/fixtures/dev.jsonl).")
 @click.option("--repeat", default=1, show_default=True, type=click.IntRange(1, 100), help="Passes over the questions.")
+@click.option("--busy", default=0, show_default=True, type=click.IntRange(0, 256),
+              help="Also answer with this many cores kept busy by other processes, and print the ratios to idle.")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 @click.pass_context
 @friendly
-def bench_answer_cmd(ctx: click.Context, file: Path | None, repeat: int, as_json: bool) -> None:
+def bench_answer_cmd(ctx: click.Context, file: Path | None, repeat: int, busy: int, as_json: bool) -> None:
     """Time to first token and to the full answer (p50/p95), generator tokens/s, and the pipeline's
-    overhead against the same generator called directly on the same prompts."""
+    overhead against the same generator called directly on the same prompts. With --busy N: the same
+    questions idle and then under load, in one run."""
     from rag.bench import DEFAULT_QUESTIONS, bench_answer
 
     file = file or DEFAULT_QUESTIONS
     if not file.is_file():
         raise click.ClickException(f"No question file at {file}: pass one with --file.")
+    if busy:
+        from rag.bench.busy import bench_busy
+
+        _emit(bench_busy(ctx.obj["settings"], file=file, busy=busy, progress=sys.stderr.isatty()), as_json)
+        return
     _emit(bench_answer(ctx.obj["settings"], file=file, repeat=repeat, progress=sys.stderr.isatty()), as_json)
 
 
@@ -309,3 +317,46 @@ def bench_reader_cmd(ctx: click.Context, configs: str, prompt_tokens: int, decod
                                  param_hint="--configs")
     _emit(bench_reader(ctx.obj["settings"], chosen, prompt_tokens=prompt_tokens, decode_tokens=decode_tokens,
                        reps=reps, threads=threads), as_json)
+
+
+@bench_group.command("users")
+@click.option("--users", default=8, show_default=True, type=click.IntRange(1, 16), help="Users asking at once.")
+@click.option("--per-user", default=2, show_default=True, type=click.IntRange(1, 20), help="Questions each asks.")
+@click.option("--ingest", default=0, show_default=True, type=click.IntRange(0, 5000),
+              help="Also time answers while the server indexes this many uploaded (synthetic) articles.")
+@click.option("--file", "file", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Questions, one JSON object per line (default: tests/fixtures/dev.jsonl).")
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+@click.pass_context
+@friendly
+def bench_users_cmd(ctx: click.Context, users: int, per_user: int, ingest: int, file: Path | None,
+                    as_json: bool) -> None:
+    """Against one `rag serve` on loopback: the same answers asked one at a time and by several users at once
+    (wall-time ratio), and with --ingest N answers asked while an upload is indexed."""
+    from rag.bench.users import bench_users
+
+    _emit(bench_users(ctx.obj["settings"], users=users, per_user=per_user, ingest=ingest, file=file), as_json)
+
+
+@bench_group.command("soak")
+@click.option("--minutes", default=60.0, show_default=True, type=click.FloatRange(0.5, 24 * 60))
+@click.option("--users", default=4, show_default=True, type=click.IntRange(1, 16), help="Simulated readers.")
+@click.option("--window", "window_min", default=5.0, show_default=True, type=click.FloatRange(0.25, 600),
+              help="Minutes per row of the report (the first is the warm-up).")
+@click.option("--seed", default=0, show_default=True, type=int)
+@click.option("--file", "file", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Questions, one JSON object per line (default: tests/fixtures/dev.jsonl).")
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+@click.pass_context
+@friendly
+def bench_soak_cmd(ctx: click.Context, minutes: float, users: int, window_min: float, seed: int, file: Path | None,
+                   as_json: bool) -> None:
+    """Simulated readers ask, follow up, stop, reload, upload and remove against one `rag serve` on loopback:
+    errors, lost or mixed-up answers, and memory, threads, open files and latency per window."""
+    from rag.bench.soak import bench_soak
+
+    result = bench_soak(ctx.obj["settings"], minutes=minutes, users=users, window_min=window_min, seed=seed,
+                        file=file)
+    _emit(result, as_json)
+    if not all(ok for _, _, ok in result.targets()):
+        ctx.exit(1)

@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from llama_cpp import Llama
 
 log = logging.getLogger(__name__)
+REFIT_TOKENS = 8  # while writing, the thread count is fitted to the free cores again every this many tokens
 MIN_RESTORE_GAIN = 32  # restore a kept prefix state only when it saves reading at least this many tokens
 
 
@@ -40,7 +41,10 @@ class LlamaCppGenerator:
         self.path = str(path)
         self.repack = repack
         self.check_dir = check_dir  # where the verdict of trying repacking in a child process is kept
+        self.fixed_threads = n_threads  # 0: fit the threads to the cores free at each call (rag.cpu)
         self.n_threads = n_threads or physical_cores()
+        self._threads_now = self.n_threads
+        self.thread_use: dict[int, int] = {}  # decode calls per thread count, for benchmarks
         self.n_ctx = n_ctx
         self.name = name or os.path.basename(self.path)
         self._llm: Llama | None = None
@@ -75,6 +79,8 @@ class LlamaCppGenerator:
                 if text:
                     yield text
                 if i + 1 < budget:
+                    if i % REFIT_TOKENS == REFIT_TOKENS - 1:
+                        self._fit_threads()
                     llm.eval([token])
                     logits = self._logits()
             tail = utf8.decode(b"", final=True)
@@ -291,8 +297,24 @@ class LlamaCppGenerator:
             self._reuse_state(tokens, same)
             same = self._shared(tokens)
         keep = self._truncate(min(same, len(tokens) - 1))
+        self._fit_threads()
         llm.eval(tokens[keep:])
         return self._logits()
+
+    def _fit_threads(self) -> None:
+        """Use one thread per core that is free now (unless RAG_LLM_THREADS fixes the count): llama.cpp's threads
+        spin while they wait for each other, so a thread without a core of its own slows every token."""
+        if not self.fixed_threads:
+            import llama_cpp
+
+            from rag import cpu
+
+            n = cpu.plan_threads(self.n_threads, cpu.monitor().others(), cpu.ANSWERS.background)
+            if n != self._threads_now:
+                llama_cpp.llama_set_n_threads(self._llm.ctx, n, n)
+                log.debug("llama.cpp: %d -> %d threads", self._threads_now, n)
+                self._threads_now = n
+        self.thread_use[self._threads_now] = self.thread_use.get(self._threads_now, 0) + 1
 
     def _shared(self, tokens: list[int]) -> int:
         """How many leading tokens of `tokens` the context holds now."""

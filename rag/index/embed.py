@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
 import os
@@ -12,6 +13,7 @@ from typing import Protocol
 
 import numpy as np
 
+from rag.cpu import ANSWERS
 from rag.errors import ConfigError, ModelLoadError
 
 log = logging.getLogger(__name__)
@@ -140,14 +142,17 @@ class SentenceTransformerEmbedder:
         # one big `encode` call, while progress is still reported step by step
         order = sorted(range(n), key=lambda i: -len(texts[i])) if n > 1 else [0]
         pool = self._pool_for(n)
-        step = max(self.batch_size * 4, 1) * (len(pool["processes"]) if pool else 1)
+        # one batch per step (per process): an answer asked meanwhile waits for one batch at most (~1 s on 2 cores)
+        step = max(self.batch_size, 1) * (len(pool["processes"]) if pool else 1)
         out = np.empty((n, self.dim), dtype=np.float32)
         for a in range(0, n, step):
             rows = order[a : a + step]
             batch = [texts[i] for i in rows]
             kw = {"pool": pool, "chunk_size": self.batch_size} if pool else {}
-            out[rows] = m.encode(batch, batch_size=self.batch_size, normalize_embeddings=True,
-                                 convert_to_numpy=True, show_progress_bar=False, **kw).astype(np.float32)
+            # answers first: a call this large is an ingest, which waits here while an answer is read or written
+            with ANSWERS.batch() if n > self.LIGHT_MAX_TEXTS else contextlib.nullcontext():
+                out[rows] = m.encode(batch, batch_size=self.batch_size, normalize_embeddings=True,
+                                     convert_to_numpy=True, show_progress_bar=False, **kw).astype(np.float32)
             if progress:
                 progress(len(batch))
         return out

@@ -122,6 +122,19 @@ def test_upload_then_ask_about_it(serve, settings, tmp_path: Path) -> None:
     assert not out["refused"] and out["citations"][0]["doc"] == "mars-rover.md"
 
 
+def test_library_api_lists_and_removes_documents(serve, settings, tmp_path: Path) -> None:
+    srv = serve(FakePipeline(), settings)
+    client = _client(srv.url)
+    docs = client.predict(api_name="/documents")
+    assert docs and {"doc", "title", "outlet", "published", "chunks"} <= set(docs[0])
+    gone = docs[0]["doc"]
+    out = client.predict(gone, api_name="/remove")
+    assert out["removed"] == [gone] and out["documents"] == len(docs) - 1
+    assert gone not in {d["doc"] for d in client.predict(api_name="/documents")}
+    with pytest.raises(Exception, match="No document"):  # a friendly message, not a traceback
+        client.predict(gone, api_name="/remove")
+
+
 def test_bad_files_are_refused_and_good_ones_kept(serve, settings, tmp_path: Path) -> None:
     srv = serve(FakePipeline(), settings)
     bad, good, pdf = tmp_path / "payload.exe", tmp_path / "good.txt", tmp_path / "scan.pdf"
