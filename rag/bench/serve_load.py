@@ -110,7 +110,8 @@ class LoadServer:
     def client(self):
         from gradio_client import Client
 
-        return Client(self.url, verbose=False)
+        # long calls are normal here (an upload waits while answers run): no 5-second read limit
+        return Client(self.url, verbose=False, httpx_kwargs={"timeout": 900})
 
     def stats(self) -> ProcStats | None:
         return proc_stats(self.proc.pid) if self.proc else None
@@ -135,19 +136,22 @@ class LoadServer:
 
 def chat_questions(chat: list) -> list[str]:
     """The questions in a /chat reply's conversation (its user messages, unescaped), in order."""
-    out = []
-    for m in chat or []:
-        if isinstance(m, dict) and m.get("role") == "user":
-            content = m.get("content")
-            text = content if isinstance(content, str) else str(content)
-            out.append(html.unescape(_strip_tags(text)).strip())
-    return out
+    return [html.unescape(_strip_tags(message_text(m))).strip()
+            for m in chat or [] if isinstance(m, dict) and m.get("role") == "user"]
+
+
+def message_text(message: dict) -> str:
+    """A chat message's text: a string, or Gradio's list of content blocks ({"type": "text", "text": ...})."""
+    content = message.get("content")
+    if isinstance(content, list):
+        return "".join(c.get("text", "") for c in content if isinstance(c, dict))
+    return "" if content is None else str(content)
 
 
 def answered_last(chat: list) -> bool:
     """Whether the conversation ends with a reply to its last question."""
     return bool(chat) and isinstance(chat[-1], dict) and chat[-1].get("role") == "assistant" \
-        and bool(str(chat[-1].get("content") or "").strip())
+        and bool(message_text(chat[-1]).strip())
 
 
 def _strip_tags(s: str) -> str:
