@@ -46,7 +46,7 @@ class Phase:
     first_sentence_ms: dict
     total_ms: dict
     decode_tokens_per_s: float
-    threads: dict  # the reader's model calls per llama.cpp thread count
+    threads: dict  # llama.cpp thread count -> times chosen (at each model call and every 8 tokens written)
     rows: list[dict] = field(default_factory=list)
 
 
@@ -82,7 +82,7 @@ class BusyBench(Result):
                  f"{self.ratio('total_ms', 'p95'):.2f}x"],
                 ["reader decode tokens/s", fmt(idle.decode_tokens_per_s, 1), fmt(busy.decode_tokens_per_s, 1),
                  f"{1 / dec:.2f}x slower" if dec else "-"],
-                ["reader calls by threads", _threads(idle.threads), _threads(busy.threads), ""]]
+                ["reader thread choices (threads: count)", _threads(idle.threads), _threads(busy.threads), ""]]
         out = [f"rag bench answer --busy {self.busy}: {self.questions} questions, idle then with {self.busy} "
                f"core(s) kept busy by other processes; {self.machine}; load average {self.load_before:.2f} at the "
                f"start; generator: {self.generator}", "",

@@ -95,7 +95,9 @@ class SimUser:
         return self._chat(self.rng.choice(self.questions), stop=True)
 
     def _reload(self) -> str:
-        self.client.close() if hasattr(self.client, "close") else None
+        close = getattr(self.client, "close", None)
+        if close:
+            close()
         self.client = self.server.client()
         self.asked = []
         return ""
@@ -153,9 +155,11 @@ class SoakBench(Result):
     notes: list[str] = field(default_factory=list)
 
     def targets(self) -> list[tuple[str, str, bool]]:
+        clean = not (self.lost or self.mixed)
         return [("errors = 0", str(self.errors), self.errors == 0),
-                ("lost or mixed-up answers = 0", f"{self.lost} lost, {self.mixed} mixed", not (self.lost or self.mixed)),
-                (f"RSS after warm-up within {RSS_GROWTH:.0%}", f"{self.rss_growth:+.1%}", self.rss_growth <= RSS_GROWTH),
+                ("lost or mixed-up answers = 0", f"{self.lost} lost, {self.mixed} mixed", clean),
+                (f"RSS after warm-up within {RSS_GROWTH:.0%}", f"{self.rss_growth:+.1%}",
+                 self.rss_growth <= RSS_GROWTH),
                 ("threads and open files flat", f"threads {self.threads_growth:+d}, files {self.files_growth:+d}",
                  self.threads_growth <= 4 and self.files_growth <= 8),
                 (f"answer latency: no upward drift (trend <= {DRIFT:.0%} of the median over the run)",

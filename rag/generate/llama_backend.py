@@ -44,7 +44,7 @@ class LlamaCppGenerator:
         self.fixed_threads = n_threads  # 0: fit the threads to the cores free at each call (rag.cpu)
         self.n_threads = n_threads or physical_cores()
         self._threads_now = self.n_threads
-        self.thread_use: dict[int, int] = {}  # decode calls per thread count, for benchmarks
+        self.thread_use: dict[int, int] = {}  # thread count -> times chosen (each call, every REFIT_TOKENS)
         self.n_ctx = n_ctx
         self.name = name or os.path.basename(self.path)
         self._llm: Llama | None = None
