@@ -95,3 +95,14 @@ def test_process_readings_of_this_process():
     s = proc_stats(os.getpid())
     assert s is not None and s.rss_mb > 10 and s.threads >= 1 and s.open_files >= 3
     assert proc_stats(2**22 + 12345) is None  # no such process
+
+
+def test_memory_growth_is_a_trend_not_one_peak():
+    from rag.bench.soak import Window, rss_trend
+
+    def w(i, rss):
+        return Window(i * 5, 10, 1.0, 2.0, rss, 10, 20)
+
+    assert rss_trend([w(i, r) for i, r in enumerate([1700, 1890, 1710, 1720, 1705])]) < 0.02  # one peak
+    assert rss_trend([w(i, 1700 + 60 * i) for i in range(5)]) == pytest.approx(240 / 1700)  # a leak
+    assert rss_trend([w(0, 1700)]) == 0.0
