@@ -244,7 +244,10 @@ class Library:
         """The documents in the library: id, title, outlet, date and chunks of each."""
         if not self.warmup.wait():
             raise gr.Error(self.warmup.error or "The models are not available.")
-        return [d.to_dict() for d in self.pipeline.documents()]
+        try:
+            return [d.to_dict() for d in self.pipeline.documents()]
+        except RagError as e:
+            raise gr.Error(str(e)) from e
 
     def api_remove(self, doc: str) -> dict:
         """Remove one document (by its id, as /documents lists it) from the library; its file goes to .removed/.
