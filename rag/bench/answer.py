@@ -86,6 +86,20 @@ class _TimedGenerator:
                 rec["gen_s"] += time.perf_counter() - t
 
 
+def time_answer(pipeline, question: str) -> tuple[float, float, object]:
+    """(seconds to the first streamed text, seconds to the end, the final Answer) for one question; the first text
+    is the first verified sentence, or the whole answer when nothing is streamed (a refusal)."""
+    t0 = time.perf_counter()
+    first = answer = None
+    for ev in pipeline.answer_stream(question):
+        if ev.kind == "token" and first is None:
+            first = time.perf_counter() - t0
+        elif ev.kind == "answer":
+            answer = ev.data
+    total = time.perf_counter() - t0
+    return (total if first is None else first), total, answer
+
+
 def _settle(gen, messages) -> None:
     """Run the generator on `messages` for one token, untimed. A generator that keeps the KV cache of its last
     prompt (llama.cpp) then shares with the next prompt only the prefix the two have in common."""
@@ -271,16 +285,8 @@ def bench_answer(settings=None, questions: Sequence[str] | None = None, *, file:
                 if settle:  # else the first timed question would find its prompt cached by the untimed one
                     _settle(inner, settle)
                 n_calls = len(timed.calls)
-                t0 = time.perf_counter()
-                first = None
-                answer = None
-                for ev in pipeline.answer_stream(q):
-                    if ev.kind == "token" and first is None:
-                        first = time.perf_counter() - t0
-                    elif ev.kind == "answer":
-                        answer = ev.data
-                total = time.perf_counter() - t0
-                first_ms = 1000 * (total if first is None else first)
+                first, total, answer = time_answer(pipeline, q)
+                first_ms = 1000 * first
                 row = {"question": q, "round": r, "refused": bool(answer.refused), "first_sentence_ms": first_ms,
                        "first_token_ms": first_ms, "total_ms": 1000 * total,
                        "model_first_ms": answer.timings.get("generate_first_ms", float("nan")),

@@ -13,6 +13,7 @@ import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 
+from rag.bench.answer import time_answer
 from rag.bench.common import Result, fmt, machine, md_table, progress_bar, spread
 
 SPIN = "import signal, sys\nsignal.signal(signal.SIGTERM, lambda *a: sys.exit(0))\nwhile True:\n    pass\n"
@@ -114,16 +115,8 @@ def decode_rate(generator, tokens: int = 32) -> float:
 def _time_answers(pipeline, questions: Sequence[str], bar) -> list[dict]:
     rows = []
     for q in questions:
-        t0 = time.perf_counter()
-        first = None
-        refused = False
-        for ev in pipeline.answer_stream(q):
-            if ev.kind == "token" and first is None:
-                first = time.perf_counter() - t0
-            elif ev.kind == "answer":
-                refused = bool(ev.data.refused)
-        total = time.perf_counter() - t0
-        rows.append({"question": q, "refused": refused, "first_sentence_ms": 1000 * (first or total),
+        first, total, answer = time_answer(pipeline, q)
+        rows.append({"question": q, "refused": bool(answer.refused), "first_sentence_ms": 1000 * first,
                      "total_ms": 1000 * total})
         bar.update(1)
     return rows

@@ -6,6 +6,7 @@ from __future__ import annotations
 import html
 import logging
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -155,6 +156,4 @@ def answered_last(chat: list) -> bool:
 
 
 def _strip_tags(s: str) -> str:
-    import re
-
     return re.sub(r"<[^>]+>", "", s)

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from rag import cpu
 from rag.errors import ModelLoadError, RagError
 from rag.generate.base import Messages, word_probs
 
@@ -306,8 +307,6 @@ class LlamaCppGenerator:
         spin while they wait for each other, so a thread without a core of its own slows every token."""
         if not self.fixed_threads:
             import llama_cpp
-
-            from rag import cpu
 
             n = cpu.plan_threads(self.n_threads, cpu.monitor().others(), cpu.ANSWERS.background)
             if n != self._threads_now:
