@@ -1,5 +1,7 @@
 """Errors meant for the user. The CLI and UI show `str(error)`: each message says what to do next."""
 
+import re
+
 
 class RagError(Exception):
     """Base class: a problem the user can act on."""
@@ -10,7 +12,23 @@ class ConfigError(RagError):
 
 
 class LoadError(RagError):
-    """A file could not be turned into a document; the message is the one-line reason."""
+    """A file could not be turned into a document; the message is the one-line reason, in words first and any
+    library's own wording after it (see `with_detail`)."""
+
+
+_DETAIL = re.compile(r"^(.*?) \(details: (.*)\)$", re.S)
+
+
+def with_detail(words: str, detail: str) -> str:
+    """"the file is damaged (details: EOF marker not found)": the page shows the words and folds the detail away,
+    the CLI and the log keep both."""
+    return f"{words} (details: {detail})" if detail else words
+
+
+def split_detail(reason: str) -> tuple[str, str]:
+    """(words, technical detail) of a reason made by `with_detail`; ("reason", "") for any other."""
+    m = _DETAIL.match(reason or "")
+    return (m.group(1), m.group(2)) if m else (reason, "")
 
 
 class IndexMissingError(RagError):

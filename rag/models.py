@@ -217,6 +217,11 @@ def _copy_hashing(src: BinaryIO, out: BinaryIO | None, digest, bar) -> None:
         bar.update(len(block))
 
 
+def sha256_file(path: str | Path) -> str:
+    """The SHA-256 of a file's bytes, read in blocks (model files are gigabytes)."""
+    return _hash_file(Path(path), progress=False)
+
+
 def _hash_file(path: Path, progress: bool) -> str:
     digest = hashlib.sha256()
     with path.open("rb") as fh, _bytes_bar(path.stat().st_size, f"verify {path.name}", progress) as bar:

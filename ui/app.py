@@ -13,6 +13,7 @@ from typing import Any
 
 import gradio as gr
 
+from rag import cpu
 from rag.errors import ConfigError
 from rag.pipeline_api import PipelineAPI
 from rag.settings import Settings
@@ -21,6 +22,7 @@ from ui.assets import HEAD
 from ui.chat import Chat, make_ask
 from ui.library import N_EXAMPLES, Library, docs_html
 from ui.uploads import ALLOWED_SUFFIXES
+from ui.waiting import Waiting
 from ui.warmup import Warmup
 
 log = logging.getLogger(__name__)
@@ -77,8 +79,8 @@ def browser_secret(settings: Settings) -> str:
 
 def _build(pipeline: PipelineAPI, settings: Settings, warmup: Warmup | None = None) -> tuple[gr.Blocks, Warmup]:
     warmup = warmup or Warmup(pipeline)
-    chat = Chat(pipeline, warmup)
     library = Library(pipeline, settings, warmup)
+    chat = Chat(pipeline, warmup, waiting=Waiting(indexing=lambda: library.indexing, others=cpu.monitor().others))
 
     def status() -> tuple[Any, ...]:
         """(banner, timer, *library view): polled until loading has finished."""
@@ -174,6 +176,8 @@ def _build(pipeline: PipelineAPI, settings: Settings, warmup: Warmup | None = No
         add_btn.click(library.add_files, [upload], [report, upload], api_name="upload",
                       concurrency_id=LIBRARY_GROUP, concurrency_limit=1
                       ).then(library.view, None, view, api_visibility="private", show_progress="hidden")
+        # a new pick of files starts afresh: the last upload's report would read as this one's
+        upload.upload(lambda: "", None, [report], queue=False, api_visibility="private", show_progress="hidden")
         show_btn.click(library.show_text, [pick], [doc_text], api_visibility="private")
         remove_btn.click(library.ask_remove, [pick], [confirm, confirm_text], api_visibility="private")
         no_btn.click(lambda: gr.Row(visible=False), None, [confirm], api_visibility="private", queue=False)
@@ -187,8 +191,8 @@ def _build(pipeline: PipelineAPI, settings: Settings, warmup: Warmup | None = No
         demo.load(status, None, [banner, timer, *view], api_visibility="private", show_progress="hidden")
         timer.tick(status, None, [banner, timer, *view], api_visibility="private", show_progress="hidden",
                    queue=False)
-        line_timer = gr.Timer(2.0)  # the place in line of a question waiting behind other readers'
-        line_timer.tick(chat.place_in_line, None, [chatbot], queue=False, api_visibility="private",
+        line_timer = gr.Timer(2.0)  # the place in line, and why a slow answer is slow (ui.waiting)
+        line_timer.tick(chat.refresh, None, [chatbot], queue=False, api_visibility="private",
                         show_progress="hidden")
         demo.unload(chat.forget)
         gr.api(make_ask(pipeline, warmup), api_name="ask", concurrency_id=ANSWER_GROUP, concurrency_limit=1)
@@ -227,6 +231,9 @@ def launch(
         "max_file_size": f"{settings.max_upload_mb}mb",
         "theme": theme(),
         "ssr_mode": False,
+        # no Gradio internals on the page: no footer links, and no "Runs" history of uploads kept in the browser
+        "footer_links": [],
+        "run_history": False,
     }
     opts.update(kw)
     demo.launch(prevent_thread_lock=True, **opts)

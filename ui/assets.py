@@ -71,7 +71,17 @@ CSS = """
 #rag-ask, #rag-stop { align-self: stretch; }
 #rag-chat .rag-waiting { font-style: italic; }
 #rag-chat .rag-actions { margin-top: .35rem; font-size: .78rem; }
-#rag-chat a.rag-copy { color: var(--body-text-color-subdued); text-decoration: underline dotted; cursor: pointer; }
+#rag-chat a.rag-copy { display: inline-flex; align-items: center; gap: .3rem; padding: .2rem .55rem;
+  border: 1px solid var(--border-color-primary); border-radius: 6px; background: var(--background-fill-primary);
+  color: var(--body-text-color); text-decoration: none; cursor: pointer; font-size: .8rem; line-height: 1.2; }
+#rag-chat a.rag-copy:hover, #rag-chat a.rag-copy:focus-visible { border-color: var(--color-accent);
+  color: var(--color-accent); }
+/* two overlapping sheets, drawn (a glyph may be missing from the reader's fonts) */
+#rag-chat a.rag-copy .rag-copy-icon { position: relative; width: .7rem; height: .8rem; margin: .15rem .15rem 0 0;
+  border: 1.5px solid currentColor; border-radius: 2px; flex: none; }
+#rag-chat a.rag-copy .rag-copy-icon::before { content: ""; position: absolute; left: .15rem; top: -.3rem;
+  width: .7rem; height: .8rem; border: 1.5px solid currentColor; border-radius: 2px; opacity: .55; }
+#rag-chat a.rag-copied { border-color: #16a34a; color: #166534; }
 #rag-sources .rag-back { margin-left: auto; font-size: .75rem; white-space: nowrap; text-decoration: none;
   color: var(--color-accent); flex: none; }
 #rag-sources .rag-scores ul { margin: .2rem 0 .3rem 1.1rem; padding: 0; }
@@ -85,9 +95,22 @@ CSS = """
 #rag-doc-text .rag-doctext { border: 1px solid var(--border-color-primary); border-radius: 8px; padding: .5rem .8rem; }
 #rag-doc-text .rag-doctext h3 { margin: .2rem 0; }
 #rag-report .rag-fail, #rag-report .rag-fail * { color: #991b1b; }
+#rag-chat { height: var(--rag-chat-h, 520px) !important; max-height: var(--rag-chat-h, 520px) !important; }
+/* the chat's trash icon has a column of its own: messages scrolled under it no longer sit beneath it */
+#rag-chat .bubble-wrap { padding-right: 34px; }
+#rag-chat .rag-elapsed { font-variant-numeric: tabular-nums; color: var(--body-text-color-subdued);
+  font-size: .85em; margin-left: .15rem; }
+#rag-chat .rag-slow { margin-top: .3rem; font-size: .85rem; color: #92400e; }
+#rag-report .rag-detail { display: inline; font-size: .85rem; }
+#rag-report .rag-detail > summary { display: inline; cursor: pointer; color: var(--body-text-color-subdued); }
+#rag-report .rag-detail code { display: block; margin: .2rem 0 0 0; white-space: pre-wrap; }
 @media (max-width: 700px) {
   .rag-topbar > div:first-child { flex: 1 1 100% !important; }
-  #rag-chat { height: 52vh !important; max-height: 52vh !important; }
+  .rag-askbar { gap: .3rem !important; }
+  .rag-askbar > .form { min-width: 0 !important; flex: 1 1 0 !important; }
+  #rag-question { padding: 8px !important; }
+  #rag-ask, #rag-stop { min-width: 56px !important; padding-left: .5rem !important; padding-right: .5rem !important; }
+  #rag-about .rag-about { font-size: .82rem; }
   .rag-header h1 { font-size: 1.35rem; }
   .rag-header p { font-size: .85rem; }
 }
@@ -97,8 +120,54 @@ CSS = """
 # and scrolls the card into view; it runs in the capture phase so the chatbot never opens a new tab.
 JS = """
 (function () {
+  // Gradio's client ends an upload's progress stream through a stand-in EventSource whose close() only logs
+  // "Method not implemented." (twice per upload, gradio 6.x). That line, and only it, is kept out of the console.
+  if (!window.__ragQuietWarn) {
+    window.__ragQuietWarn = true;
+    var warn = console.warn;
+    console.warn = function () {
+      if (arguments.length === 1 && arguments[0] === 'Method not implemented.') return;
+      return warn.apply(console, arguments);
+    };
+  }
   if (window.__ragCiteHandler) return;
   window.__ragCiteHandler = true;
+  // The seconds since a question was asked count on here; the server re-renders the line at each stage with
+  // its own count as the text ("12 s", "1 min 05 s"), which is where a new element starts counting from.
+  function clock(s) { return s < 60 ? s + ' s' : Math.floor(s / 60) + ' min ' + String(s % 60).padStart(2, '0') + ' s'; }
+  setInterval(function () {
+    document.querySelectorAll('#rag-chat .rag-elapsed').forEach(function (el) {
+      if (el.__ragT0 === undefined) {
+        var m = /(?:(\d+) min )?(\d+) s/.exec(el.textContent) || [0, 0, 0];
+        el.__ragT0 = Date.now() - 1000 * (60 * Number(m[1] || 0) + Number(m[2] || 0));
+      }
+      el.textContent = clock(Math.floor((Date.now() - el.__ragT0) / 1000));
+    });
+  }, 1000);
+  // The chat takes the height the window leaves it, so the question box and the examples below it are on the
+  // first screen at any size (a fixed height pushed them off on phones and cut the examples at 1280x900).
+  function fitChat() {
+    var chat = document.getElementById('rag-chat'), bar = document.querySelector('.rag-askbar');
+    if (!chat || !bar || !chat.offsetParent) return;
+    var ex = document.querySelector('.rag-examples');
+    var last = ex && ex.getBoundingClientRect().height > 0 ? ex : bar;
+    var box = chat.getBoundingClientRect();
+    var below = last.getBoundingClientRect().bottom - box.bottom;
+    var small = window.innerWidth < 700;
+    var h = Math.round(window.innerHeight - (box.top + window.scrollY) - below - 12);
+    h = Math.max(small ? 200 : 280, Math.min(small ? 560 : 720, h));
+    document.documentElement.style.setProperty('--rag-chat-h', h + 'px');
+  }
+  window.addEventListener('resize', fitChat);
+  var watched = new WeakSet();
+  var sizes = typeof ResizeObserver === 'function' ? new ResizeObserver(fitChat) : null;
+  setInterval(function () {  // Gradio renders (and re-renders) these after load
+    ['.rag-examples', '.rag-askbar', '.rag-topbar', '.rag-header'].forEach(function (sel) {
+      var el = document.querySelector(sel);
+      if (el && sizes && !watched.has(el)) { watched.add(el); sizes.observe(el); }
+    });
+    if (!sizes) fitChat();
+  }, 500);
   var lastMarker = null;
   function flash(el) {
     el.classList.remove('rag-flash');
@@ -125,10 +194,12 @@ JS = """
     var href = a.getAttribute('href');
     if (href.indexOf('#copy-') === 0) {
       var sec = document.getElementById('turn-' + href.slice(6));
-      var label = a.textContent;
+      var span = a.querySelector('.rag-copy-label') || a;
+      var label = span.textContent;
       copyText(sec ? sec.getAttribute('data-md') || '' : '').then(function () {
-        a.textContent = 'Copied ✓';
-        setTimeout(function () { a.textContent = label; }, 1500);
+        span.textContent = 'Copied ✓';
+        a.classList.add('rag-copied');
+        setTimeout(function () { span.textContent = label; a.classList.remove('rag-copied'); }, 1500);
       });
       return;
     }

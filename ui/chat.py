@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -22,6 +23,7 @@ from rag.schema import Answer
 from ui import render
 from ui.render import Turn
 from ui.session import ChatSession, Line, Sessions
+from ui.waiting import Waiting
 from ui.warmup import Warmup
 
 log = logging.getLogger(__name__)
@@ -30,6 +32,14 @@ CRASH_MESSAGE = "Something went wrong while answering. The details are in the se
 WRITING_MESSAGE = "Writing the answer… each sentence appears once it is checked against the articles."
 LOADING_MESSAGE = "Loading models… your question will be answered as soon as they are ready."
 SEARCHING_MESSAGE = "Searching the articles…"
+
+
+def reading_message(passages: list) -> str:
+    """"Reading 5 passages from 2 articles…"."""
+    docs = {getattr(getattr(p, "chunk", None), "doc", None) for p in passages or []} - {None}
+    n = len(passages or [])
+    where = f" from {len(docs)} article{'s' if len(docs) != 1 else ''}" if docs else ""
+    return f"Reading {n} passage{'s' if n != 1 else ''}{where}…"
 
 
 def _key(request: gr.Request | None) -> str:
@@ -98,25 +108,28 @@ def restore_turns(saved: object) -> list[Turn]:
 
 def view_of(session: ChatSession, others: int = 0) -> list[dict]:
     """The chat as shown: finished turns, the answer being written, then questions waiting their turn (behind
-    `others` questions from other tabs)."""
+    `others` questions from other tabs, for the seconds since the tab joined the line)."""
     msgs = messages_of(session.turns)
     if session.current:
         msgs += [{"role": "user", "content": render.user_message(session.current)},
                  {"role": "assistant", "content": session.live}]
+    in_line = time.monotonic() - session.in_line_since if others and session.in_line_since else None
     for i, q in enumerate(list(session.waiting), start=1):
         msgs += [{"role": "user", "content": render.user_message(q)},
-                 {"role": "assistant", "content": render.waiting_message(i, others)}]
+                 {"role": "assistant", "content": render.waiting_message(i, others, in_line)}]
     return msgs
 
 
 class Chat:
     """The chat's event handlers, over one pipeline and the per-tab sessions."""
 
-    def __init__(self, pipeline: PipelineAPI, warmup: Warmup, sessions: Sessions | None = None) -> None:
+    def __init__(self, pipeline: PipelineAPI, warmup: Warmup, sessions: Sessions | None = None,
+                 waiting: Waiting | None = None) -> None:
         self.pipeline = pipeline
         self.warmup = warmup
         self.sessions = sessions or Sessions()
         self.line = Line()
+        self.waiting = waiting or Waiting()
 
     def _session(self, request: gr.Request | None) -> ChatSession:
         return self.sessions.get(_key(request))
@@ -133,6 +146,7 @@ class Chat:
             session.waiting.append(q)
             if not session.running:
                 self.line.join(_key(request))
+                session.in_line_since = time.monotonic()
         session.shown_ahead = self.line.ahead(_key(request))
         return "", view_of(session, session.shown_ahead), gr.update(visible=True)
 
@@ -169,14 +183,17 @@ class Chat:
                     session.running, released[0] = False, True
                     break
                 q = session.waiting.popleft()
-                session.current, session.live, epoch = q, render.status_message(SEARCHING_MESSAGE), session.epoch
+                session.current, epoch = q, session.epoch
+                session.since, session.stage, session.drafting, session.note = time.monotonic(), SEARCHING_MESSAGE, \
+                    False, ""
+                session.live = self._status(session)
             shown = gr.update(visible=True)  # this run may answer a question another run's end hid Stop for
             try:
                 for _ in self._answer_one(session, q, epoch):
                     yield view_of(session), gr.skip(), gr.skip(), shown
             finally:
                 with session.lock:
-                    session.current, session.live = "", ""
+                    session.current, session.live, session.stage = "", "", ""
                     session.stop.clear()
             yield view_of(session), render.sources_panel(session.turns), session.turns, gr.skip()
         yield view_of(session), render.sources_panel(session.turns), session.turns, gr.update(visible=False)
@@ -185,7 +202,7 @@ class Chat:
         """Stream one answer into `session.live`, then add the finished turn (unless the chat was cleared)."""
         n = len(session.turns) + 1
         if not self.warmup.ready:
-            session.live = render.status_message(LOADING_MESSAGE)
+            self._show(session, LOADING_MESSAGE)
             yield
             while not self.warmup.wait(timeout=0.5) and not self.warmup.error and not session.stop.is_set():
                 pass
@@ -200,29 +217,49 @@ class Chat:
                 turn["n"] = len(session.turns) + 1
                 session.turns = session.turns + [turn]
 
+    def _status(self, session: ChatSession) -> str:
+        """The live bubble before any text: the stage, the seconds since asking, why it is slow (if it is)."""
+        elapsed = time.monotonic() - session.since
+        session.slow_note = self.waiting.note(elapsed)
+        return render.status_message(session.stage, elapsed, session.slow_note) + session.note
+
+    def _show(self, session: ChatSession, stage: str = "", draft: str = "") -> None:
+        """Set the live bubble: a stage (with its clock) or the text so far. Under the lock, because the page's
+        timer refreshes the clock's explanation (`refresh`) while the answer streams."""
+        with session.lock:
+            if draft:
+                if not session.drafting:  # the first text: how long answers take to show something, here
+                    self.waiting.finished(time.monotonic() - session.since)
+                session.drafting, session.live = True, render.draft_message(draft) + session.note
+            else:
+                session.stage = stage or session.stage
+                session.live = self._status(session)
+
     def _stream(self, session: ChatSession, q: str, n: int) -> Iterator[None]:
         """Pipeline events -> the live bubble; returns the finished (or failed) turn."""
-        draft, query, final = "", "", None
+        draft, final = "", None
         try:
             for ev in self.pipeline.answer_stream(q, history_of(session.turns), stop=session.stop.is_set):
                 if ev.kind == "answer":
                     final = ev.data
                     continue
                 if ev.kind == "query":
-                    query, html = str(ev.data or ""), render.status_message(SEARCHING_MESSAGE)
+                    session.note = render.query_note(q, str(ev.data or ""))
+                    self._show(session, SEARCHING_MESSAGE)
                 elif ev.kind == "passages":
-                    html = render.status_message(f"Reading {len(ev.data)} passages…")
+                    self._show(session, reading_message(ev.data))
                 elif ev.kind == "writing":
-                    html = render.status_message(WRITING_MESSAGE)
+                    self._show(session, WRITING_MESSAGE)
                 elif ev.kind == "token":
                     draft += str(ev.data)
-                    html = render.draft_message(draft)
+                    self._show(session, draft=draft)
                 else:
                     continue
-                session.live = html + render.query_note(q, query)
                 yield
             if final is None:
                 raise RagError("The answer was cut off before it finished. Please ask again.")
+            if not session.drafting and not final.stopped:
+                self.waiting.finished(time.monotonic() - session.since)
             return finish_turn(n, q, final, self.pipeline)
         except RagError as e:
             gr.Warning(str(e))
@@ -257,11 +294,17 @@ class Chat:
         self.line.leave(_key(request))
         self.sessions.drop(_key(request))
 
-    def place_in_line(self, request: gr.Request) -> Any:
-        """Polled by the page: while this tab waits behind other readers' questions, keep the count current."""
+    def refresh(self, request: gr.Request) -> Any:
+        """Polled by the page: keep the place in line current while this tab waits behind other readers'
+        questions, and the explanation under a slow answer's status line (the seconds count on in the page)."""
         key = _key(request)
         session = self._session(request)
         others = self.line.ahead(key)
+        with session.lock:
+            if session.current and not session.drafting and session.stage \
+                    and self.waiting.note(time.monotonic() - session.since) != session.slow_note:
+                session.live = self._status(session)
+                return view_of(session, others)
         if not others and not session.shown_ahead:
             return gr.skip()
         session.shown_ahead = others

@@ -12,11 +12,13 @@ from typing import Any
 
 import gradio as gr
 
-from rag.dates import month_year
-from rag.errors import RagError
+from rag.dates import display_date, month_year
+from rag.errors import RagError, split_detail
+from rag.ingest.trash import forget, former_place
 from rag.pipeline_api import PipelineAPI
 from rag.schema import DocumentInfo, IngestReport
 from rag.settings import Settings
+from ui.headline import FUNCTION, headline_question
 from ui.render import date_text, esc
 from ui.uploads import Intake, store_uploads
 from ui.warmup import Warmup
@@ -34,31 +36,54 @@ _NOT_NAMES = set(
 
 
 # ---------- what the library holds ----------
+def _when(published: str, approx: bool) -> str:
+    """"Oct 2015", or "Oct 2015 (approx.)" when the date is an estimate (as the source cards say)."""
+    return display_date(published, approx) if approx else month_year(published)
+
+
+def _short_title(title: str, limit: int = 60) -> str:
+    """The headline's main clause: "Why Putin Went Into Syria" of "Why Putin Went Into Syria: Russia's Bid ..."."""
+    head = re.split(r"\s*[:|—–]\s+", title.strip(), maxsplit=1)[0].strip()
+    return head if len(head) <= limit else head[: head.rfind(" ", 0, limit)] + "…"
+
+
+def _subjects(docs: Sequence[DocumentInfo], n: int = 3) -> list[str]:
+    """Names that recur across headlines (in two or more): what a larger library is mostly about."""
+    seen: Counter = Counter()
+    for d in docs:
+        seen.update(list(dict.fromkeys(w for w in re.findall(r"\b[A-Z][a-zA-Z’'-]{2,}", d.title or "")
+                                  if w.lower() not in FUNCTION and w not in _NOT_NAMES and w.lower() not in _WH)))
+    first = {w: i for i, w in enumerate(seen)}  # ties: the name met first
+    return [w for w in sorted(seen, key=lambda w: (-seen[w], first[w]))[:n] if seen[w] >= 2]
+
+
 def library_summary(docs: Sequence[DocumentInfo]) -> str:
-    """"2 articles: TIME, Oct 2015 · The Moscow Times, Jan 2020"; a count and a date range for more."""
+    """What the library covers: a few articles by headline, outlet and month; more by count, outlets, date range
+    and the names their headlines share. Estimated dates say "(approx.)" here as on the source cards."""
     if not docs:
         return "The library is empty: add articles in the Library tab to ask about them."
     noun = "article" if len(docs) == 1 else "articles"
     if len(docs) <= 3:
-        items = [", ".join(x for x in (d.outlet or d.title or d.doc, month_year(d.published)) if x) for d in docs]
+        items = []
+        for d in docs:
+            where = ", ".join(x for x in (re.sub(r"\s*\(.*\)$", "", d.outlet or ""),
+                                          _when(d.published, d.published_approx)) if x)
+            items.append(f"“{_short_title(d.title or d.doc)}”" + (f" ({where})" if where else ""))
         return f"{len(docs)} {noun}: " + " · ".join(items)
-    dates = sorted(d.published for d in docs if d.published)
+    dated = sorted((d for d in docs if d.published), key=lambda d: d.published)
     outlets = {d.outlet for d in docs if d.outlet}
-    parts = [f"{len(docs)} {noun}"]
+    text = f"{len(docs)} {noun}"
     if outlets:
-        parts.append(f"from {len(outlets)} outlet{'s' if len(outlets) != 1 else ''}")
-    text = " ".join(parts)
-    if dates:
-        first, last = month_year(dates[0]), month_year(dates[-1])
+        text += f" from {len(outlets)} outlet{'s' if len(outlets) != 1 else ''}"
+    if dated:
+        first = _when(dated[0].published, dated[0].published_approx)
+        last = _when(dated[-1].published, dated[-1].published_approx)
         text += f", {first}" + (f" – {last}" if last != first else "")
+    subjects = _subjects(docs)
+    if subjects:
+        text += ", mostly about " + (", ".join(subjects[:-1]) + " and " + subjects[-1] if len(subjects) > 1
+                                     else subjects[0])
     return text
-
-
-def _title_question(title: str) -> str:
-    """A headline that is already a question ("Why Putin Went Into Syria: …") asked as one."""
-    head = re.split(r"\s*[:|—–]\s*", title.strip(), maxsplit=1)[0].strip().rstrip("?.!")
-    words = head.split()
-    return f"{head}?" if len(words) >= 3 and words[0].lower() in _WH else ""
 
 
 def _lead(text: str, chars: int = 500) -> str:
@@ -81,19 +106,24 @@ def _lead_names(text: str) -> list[str]:
     """Names in the lead, those the article mentions most first (ties: the earlier one)."""
     counts = Counter(w.lower() for w in re.findall(r"[A-Za-z]+", text))
     names = _names(_lead(text))
-    return sorted(names, key=lambda s: (-counts[s.split()[-1].lower()], names.index(s)))
+    ranked = sorted(names, key=lambda s: (-counts[s.split()[-1].lower()], names.index(s)))
+    # "the Soviet Union": a name the article writes after "the" (at least half the time) is asked about so
+    return [f"the {n}" if len(re.findall(rf"\b[Tt]he {re.escape(n)}\b", text)) * 2 >= max(1, text.count(n)) else n
+            for n in ranked]
 
 
 def example_questions(docs: Sequence[DocumentInfo], text_of: Callable[[str], str], n: int = N_EXAMPLES
                       ) -> list[str]:
-    """Questions the library can answer, from its headlines and the people its articles lead with."""
-    out = list(dict.fromkeys(q for d in docs if (q := _title_question(d.title))))[:n]
-    pools = []
+    """Questions the library can answer: its wh-headlines asked as real questions (ui.headline; a headline that
+    cannot be made one is left out), then the people its articles lead with."""
+    texts: dict[str, str] = {}
     for d in docs[: 2 * n]:
         try:
-            pools.append(_lead_names(text_of(d.doc) or ""))
+            texts[d.doc] = text_of(d.doc) or ""
         except Exception:  # noqa: BLE001 - no text just means no example from this document
             continue
+    out = list(dict.fromkeys(q for d in docs if (q := headline_question(d.title, texts.get(d.doc, "")))))[:n]
+    pools = [_lead_names(t) for t in texts.values()]
     while len(out) < n and any(pools):
         for pool in pools:
             while pool and len(out) < n:
@@ -131,6 +161,15 @@ def _plural(n: int, word: str) -> str:
     return f"{n} {word}{'' if n == 1 else 's'}"
 
 
+def _reason_html(reason: str) -> str:
+    """The reason in words; a library's own wording (e.g. pypdf's) folded behind "Technical detail"."""
+    words, detail = split_detail(reason)
+    if not detail:
+        return esc(words)
+    return (f'{esc(words)}. <details class="rag-detail"><summary>Technical detail</summary>'
+            f'<code>{esc(detail)}</code></details>')
+
+
 def report_html(report: IngestReport | None, rejected: Sequence[tuple[str, str]],
                 docs: dict[str, DocumentInfo]) -> str:
     """"Added 1 article: Title (12 passages). Skipped 1: report.pdf: corrupt PDF." with clear marks."""
@@ -148,7 +187,7 @@ def report_html(report: IngestReport | None, rejected: Sequence[tuple[str, str]]
         if report.unchanged:
             ok.append(f"Already in the library, unchanged: {named(report.unchanged)}.")
     if rejected:
-        items = "".join(f"<li><b>{esc(n)}</b>: {esc(r)}</li>" for n, r in rejected)
+        items = "".join(f"<li><b>{esc(n)}</b>: {_reason_html(r)}</li>" for n, r in rejected)
         fail.append(f"<p>✖ Skipped {len(rejected)}:</p><ul>{items}</ul>")
     parts = [f'<p class="rag-ok">✔ {esc(line)}</p>' for line in ok] + \
         [f'<div class="rag-fail">{"".join(fail)}</div>'] * bool(fail)
@@ -163,6 +202,11 @@ class Library:
         self.pipeline = pipeline
         self.settings = settings
         self.warmup = warmup
+        self._indexing = 0  # uploads being indexed now (a slow answer's status line says so)
+
+    @property
+    def indexing(self) -> bool:
+        return self._indexing > 0
 
     def documents(self) -> list[DocumentInfo]:
         """Empty until the models (and so the index) are loaded."""
@@ -192,7 +236,9 @@ class Library:
         if not paths:
             gr.Warning("Choose one or more files first (.txt, .md, .html, .pdf).")
             return "", None
-        intake = store_uploads(paths, self.settings.upload_path, self.settings.max_upload_mb)
+        s, trash = self.settings, self.settings.trash_path
+        intake = store_uploads(paths, s.upload_path, s.max_upload_mb,
+                               place=lambda name, src: former_place(trash, name, src, [Path(s.data_dir), s.upload_path]))
         rejected = list(intake.rejected)
         report = None
         if intake.saved:
@@ -211,6 +257,7 @@ class Library:
         def step(done: int, total: int, label: str) -> None:
             progress((done, total) if total else None, desc=label or "Indexing")
 
+        self._indexing += 1
         try:
             report = self.pipeline.ingest(list(intake.saved), progress=step)
         except RagError as e:
@@ -218,11 +265,16 @@ class Library:
         except Exception:  # noqa: BLE001
             log.exception("ingest of uploads failed")
             return None, self._discard_all(intake, "indexing failed; the details are in the server log")
+        finally:
+            self._indexing -= 1
         failed, restore = [], []
         for path, reason in report.skipped:
             failed.append((Path(path).name, reason))
             if intake.discard(Path(path)):
                 restore.append(Path(path))
+        for path in intake.returned:  # back in the library under its old id: the trashed copy is not needed
+            if path in intake.saved:
+                forget(self.settings.trash_path, path)
         intake.commit()
         if restore:  # a bad re-upload must not cost the good version it tried to replace
             self.pipeline.ingest(restore)

@@ -14,11 +14,13 @@ from html import escape
 from typing import Any
 
 from rag.dates import display_date
+from ui.waiting import clock
 
 CONTEXT_CHARS = 420  # at most this much paragraph text is shown on each side of a quote
 _MARKER = re.compile(r"\[(\d+(?:\s*,\s*\d+)*)\]")
 
 Turn = dict[str, Any]  # one question/answer exchange as kept in gr.State (see ui.chat)
+COPY_TIP = "Copy as Markdown: the answer and its quoted sources"
 
 
 def esc(text: object) -> str:
@@ -57,8 +59,13 @@ def user_message(question: str) -> str:
     return f'<div class="rag-question">{esc(question)}</div>'
 
 
-def status_message(text: str) -> str:
-    return f'<div class="rag-status"><span class="rag-spinner"></span>{esc(text)}</div>'
+def status_message(text: str, elapsed: float | None = None, note: str = "") -> str:
+    """A stage of the answer ("Reading 5 passages…"), the time since it was asked (the page counts on from the
+    shown value), and why it is slow when that is known."""
+    since = (f'<span class="rag-elapsed" title="time since the question was asked">{clock(elapsed)}</span>'
+             if elapsed is not None else "")
+    slow = f'<div class="rag-slow">{esc(note)}</div>' if note else ""
+    return f'<div class="rag-status"><span class="rag-spinner"></span><span>{esc(text)}</span>{since}</div>{slow}'
 
 
 def draft_message(draft: str) -> str:
@@ -76,9 +83,9 @@ def query_note(question: str, query: str) -> str:
     return f'<div class="rag-query">Searched for: “{esc(query)}”</div>'
 
 
-def waiting_message(position: int, others: int = 0) -> str:
+def waiting_message(position: int, others: int = 0, elapsed: float | None = None) -> str:
     """A question waiting its turn: behind this tab's earlier ones, and first behind `others` questions from other
-    readers (the reader model answers one question at a time)."""
+    readers (the reader model answers one question at a time), for `elapsed` seconds so far."""
     if others > 0 and position == 1:
         text = (f"Waiting: {others} question{'s' if others != 1 else ''} from other readers "
                 f"{'are' if others != 1 else 'is'} answered first.")
@@ -86,7 +93,9 @@ def waiting_message(position: int, others: int = 0) -> str:
         text = "Waiting: this question will be answered next."
     else:
         text = f"Waiting: this question will be answered after {position - 1} other(s)."
-    return f'<div class="rag-status rag-waiting">{esc(text)}</div>'
+    since = (f' <span class="rag-elapsed">{clock(elapsed)}</span>'
+             if elapsed is not None and position == 1 else "")
+    return f'<div class="rag-status rag-waiting">{esc(text)}{since}</div>'
 
 
 def date_text(item: dict) -> str:
@@ -110,22 +119,21 @@ def answer_message(turn: Turn) -> str:
     if turn.get("notice"):
         parts.append(f'<div class="rag-query">Note: {esc(turn["notice"])}</div>')
     if body:
-        parts.append(f'<div class="rag-actions"><a class="rag-copy" href="#copy-{n}" data-turn="{n}" '
-                     'title="Copy the answer and its quoted sources as Markdown">Copy as Markdown</a></div>')
+        parts.append(f'<div class="rag-actions"><a class="rag-copy" href="#copy-{n}" data-turn="{n}" role="button" '
+                     f'title="{COPY_TIP}" aria-label="{COPY_TIP}"><span class="rag-copy-icon" aria-hidden="true"></span>'
+                     '<span class="rag-copy-label">Copy</span></a></div>')
     return "".join(parts)
 
 
 def answer_markdown(turn: Turn) -> str:
-    """The answer as Markdown for the clipboard: its text, then each numbered quote with where it is from."""
+    """The answer as Markdown for the clipboard: its text, then each numbered source with its quote as a block
+    quote (`> ...`), so quotes never nest inside quotation marks."""
     lines = [str(turn.get("answer", "")).strip()]
-    cites = turn.get("citations") or []
-    if cites:
-        lines.append("")
-    for c in cites:
+    for c in turn.get("citations") or []:
         where = ", ".join(x for x in (f"*{c.get('title') or c.get('doc')}*", str(c.get("outlet") or ""),
                                       date_text(c)) if x)
         quote = " ".join(str(c.get("quote", "")).split())
-        lines.append(f"[{int(c['n'])}] “{quote}” — {where}")
+        lines += ["", f"[{int(c['n'])}] {where}", f"> {quote}"]
     return "\n".join(lines) + "\n"
 
 

@@ -27,7 +27,13 @@ class ChatSession:
     lock: threading.Lock = field(default_factory=threading.Lock)
     restored: bool = False
     running: bool = False  # a handler is answering this tab's questions (others leave them to it)
-    shown_ahead: int = 0  # the place in line the page shows now (see Chat.place_in_line)
+    shown_ahead: int = 0  # the place in line the page shows now (see Chat.refresh)
+    stage: str = ""  # what the answer in progress is doing ("Reading 5 passages…"), while nothing is shown yet
+    since: float = 0.0  # time.monotonic() when the answer in progress was started (its question asked)
+    drafting: bool = False  # the answer in progress shows text now (no status line to refresh)
+    note: str = ""  # small print under the live bubble (the search query)
+    slow_note: str = ""  # why the answer in progress is slow, as shown now ("" while it is not)
+    in_line_since: float = 0.0  # when this tab started waiting behind other readers' questions
 
     @property
     def busy(self) -> bool:

@@ -10,6 +10,7 @@ import logging
 import re
 import shutil
 import unicodedata
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath, PureWindowsPath
 
@@ -40,6 +41,7 @@ class Intake:
     saved: list[Path] = field(default_factory=list)
     rejected: list[tuple[str, str]] = field(default_factory=list)  # (name shown to the user, reason)
     backups: dict[Path, Path] = field(default_factory=dict)  # saved path -> the earlier upload it replaced
+    returned: list[Path] = field(default_factory=list)  # removed articles put back at their old place (and id)
 
     def discard(self, path: Path) -> bool:
         """Delete a stored upload that could not be indexed, putting back the file it replaced.
@@ -83,11 +85,13 @@ def check_upload(src: Path, name: str, max_mb: int) -> str | None:
     return None
 
 
-def store_uploads(files: list[str | Path], upload_dir: Path, max_mb: int) -> Intake:
+def store_uploads(files: list[str | Path], upload_dir: Path, max_mb: int,
+                  place: Callable[[str, Path], Path | None] | None = None) -> Intake:
     """Copy acceptable files into `upload_dir` under sanitised names; refuse the rest with a reason.
 
     A file with the same name replaces the earlier upload, so re-uploading an article updates it; the
     earlier file is kept aside until the caller calls `Intake.commit()` (or `discard()` puts it back).
+    `place(name, file)`: where a removed article goes back to keep its id (rag.ingest.trash.former_place).
     """
     out = Intake()
     root = Path(upload_dir)
@@ -97,6 +101,17 @@ def store_uploads(files: list[str | Path], upload_dir: Path, max_mb: int) -> Int
         src = Path(f)
         name = safe_filename(src.name)
         reason = check_upload(src, name, max_mb)
+        back = place(name, src) if reason is None and place is not None else None
+        if back is not None:
+            try:
+                back.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copyfile(src, back)
+            except OSError as e:
+                log.warning("could not put %s back at %s: %s", name, back, e)
+            else:
+                out.saved.append(back)
+                out.returned.append(back)
+                continue
         if reason is None:
             dest = (root / name).resolve()
             if dest.parent != root:  # cannot happen after safe_filename; kept as a hard guard

@@ -116,8 +116,10 @@ class TransformersGenerator:
         from transformers import AutoModelForCausalLM, AutoTokenizer
         from transformers.utils.quantization_config import GgufConfig
 
+        from rag.models import sha256_file
+
         gguf_path = os.path.join(self.model_id, self.gguf_file)
-        key = _file_sha256(gguf_path)[:24]
+        key = sha256_file(gguf_path)[:24]
         target = os.path.join(self.cache_dir, "llm", f"{os.path.splitext(self.gguf_file)[0]}-{key}")
         if os.path.isfile(os.path.join(target, ".complete")):
             return target
@@ -278,13 +280,3 @@ def _eos_ids(model, tok) -> set[int]:
     if tok.eos_token_id is not None:
         out.add(tok.eos_token_id)
     return out
-
-
-def _file_sha256(path: str) -> str:
-    import hashlib
-
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()

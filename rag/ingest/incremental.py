@@ -12,7 +12,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import shutil
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import replace
@@ -27,6 +26,7 @@ from rag.index.store import Change, Store, check_compatible
 from rag.ingest.loaders import DEFAULT_MAX_BYTES, raw_text_hash
 from rag.ingest.scan import loader_signature, scan_paths
 from rag.ingest.segment import SEGMENTER_NAME, chunk_document
+from rag.ingest.trash import trash_sources
 from rag.schema import Chunk, Document, IngestReport
 
 log = logging.getLogger(__name__)
@@ -241,7 +241,7 @@ def remove_documents(store: Store, embedder: Embedder, doc_ids: Sequence[str], *
                             loader=manifest.get("loader"))
             store.commit(Change(new, list(entries), {}, [], np.zeros((0, new["dim"]), np.float32)), base)
         # after the switch: a failed move leaves a file that the next ingest adds back, never a half index
-        report.notes.extend(_trash_sources({d: info.get(d, {}).get("path", "") for d in wanted}, trash_dir,
+        report.notes.extend(trash_sources({d: info.get(d, {}).get("path", "") for d in wanted}, trash_dir,
                                            trash_roots))
     report.removed = wanted
     report.documents = len(entries)
@@ -260,49 +260,6 @@ def _check_known(doc_ids: Sequence[str], documents: dict[str, dict]) -> None:
             f"No document {names} in the index; nothing was removed. A document's id is its file's path "
             "relative to the data folder (e.g. 'uploads/article.md'), as 'rag search' shows it."
         )
-
-
-def _trash_sources(sources: dict[str, str], trash_dir: Path, roots: Sequence[Path]) -> list[str]:
-    """Move each removed document's file (doc id -> path) out of the folders ingest walks; returns a note for
-    each file, saying where it went or why it stayed."""
-    resolved = [Path(r).resolve() for r in roots]
-    notes: list[str] = []
-    for doc_id, src in sources.items():
-        if not src:
-            notes.append(f"{doc_id}: no source file is recorded; nothing was moved.")
-            continue
-        path = Path(src)
-        # the folder is resolved, not the file: a symlink inside the data folder is moved, not its target
-        if not _under(str(path.parent.resolve() / path.name), resolved):
-            notes.append(f"{doc_id}: {src} is outside the data folder and was left there; "
-                         "ingesting that path again adds it back.")
-            continue
-        if not (path.exists() or path.is_symlink()):
-            notes.append(f"{doc_id}: {src} was already gone.")
-            continue
-        try:
-            trash_dir.mkdir(parents=True, exist_ok=True)
-            dest = _free_name(trash_dir, path.name)
-            shutil.move(str(path), str(dest))
-        except OSError as e:
-            log.warning("could not move %s to %s: %s", src, trash_dir, e)
-            notes.append(f"{doc_id}: could not move {src} to {trash_dir} ({e.strerror or e}); move or delete it, "
-                         "or the next ingest adds it back.")
-            continue
-        log.info("moved %s to %s", src, dest)
-        notes.append(f"{doc_id}: moved {src} to {dest}")
-    return notes
-
-
-def _free_name(folder: Path, name: str) -> Path:
-    """`folder/name`, or `folder/stem-2.ext`, `-3`, ... when that name is taken (an earlier removal)."""
-    dest = folder / name
-    stem, suffix = Path(name).stem, Path(name).suffix
-    n = 1
-    while dest.exists() or dest.is_symlink():
-        n += 1
-        dest = folder / f"{stem}-{n}{suffix}"
-    return dest
 
 
 def _refresh_file_info(store: Store, manifest: dict[str, Any], file_info: dict[str, dict]) -> None:

@@ -20,12 +20,14 @@ from typing import Any
 
 import yaml
 
-from rag.errors import LoadError
+from rag.errors import LoadError, with_detail
 from rag.ingest.clean import clean_article, rejoin_wrapped_lines
 from rag.ingest.html_text import html_fallback, trafilatura_module
 from rag.schema import Document
 
 log = logging.getLogger(__name__)
+
+DAMAGED_PDF = "the file is damaged or not a complete PDF"
 
 SUPPORTED_SUFFIXES = {".txt", ".md", ".markdown", ".html", ".htm", ".pdf"}
 DEFAULT_MAX_BYTES = 20 * 1024 * 1024  # RAG_MAX_FILE_MB; a news article is far smaller
@@ -76,7 +78,8 @@ def _decode_text(data: bytes, path: Path) -> str:
             try:
                 return data.decode(enc)
             except UnicodeDecodeError as e:
-                raise LoadError(f"not valid {enc} despite its byte-order mark ({e.reason} at byte {e.start})") from e
+                raise LoadError(with_detail("the text is not in a character encoding it claims; save it as UTF-8",
+                                            f"not valid {enc} despite its byte-order mark ({e.reason} at byte {e.start})")) from e
     if _looks_binary(data):
         raise LoadError("binary file, not text")
     try:
@@ -105,7 +108,9 @@ def _decode_text(data: bytes, path: Path) -> str:
         if _looks_like_prose(text):
             log.warning("%s is not UTF-8; assuming %s (detected)", path, best.encoding)
             return text
-    raise LoadError(f"not UTF-8 text and no confident legacy encoding ({utf8_error.reason} at byte {utf8_error.start})")
+    raise LoadError(with_detail("the text's character encoding could not be recognised; save it as UTF-8",
+                                f"not UTF-8 text and no confident legacy encoding ({utf8_error.reason} at byte "
+                                f"{utf8_error.start})"))
 
 
 # ---------------------------------------------------------------- per-format loaders
@@ -135,13 +140,16 @@ def _load_md(data: bytes, path: Path) -> dict[str, Any]:
     if re.match(r"\A---[ \t]*\r?\n", text):
         m = _FRONT.match(text)
         if not m:
-            raise LoadError("malformed front matter: no closing '---' line")
+            raise LoadError(with_detail("the header block at the top (between '---' lines) is not closed",
+                                        "malformed front matter: no closing '---' line"))
         try:
             loaded = yaml.safe_load(m.group(1)) if m.group(1).strip() else {}
         except yaml.YAMLError as e:
-            raise LoadError("malformed front matter: " + " ".join(str(e).split())) from e
+            raise LoadError(with_detail("the header block at the top (between '---' lines) is not valid",
+                                        "malformed front matter: " + " ".join(str(e).split()))) from e
         if not isinstance(loaded, dict):
-            raise LoadError(f"malformed front matter: expected 'key: value' lines, got a {type(loaded).__name__}")
+            raise LoadError(with_detail("the header block at the top (between '---' lines) is not 'key: value' lines",
+                                        f"malformed front matter: got a {type(loaded).__name__}"))
         fields = {str(k): v for k, v in loaded.items()}
         text = text[m.end():]
     body = text.strip()
@@ -212,9 +220,10 @@ def _load_pdf(data: bytes, path: Path) -> dict[str, Any]:
             try:
                 ok = reader.decrypt("")  # many PDFs are "encrypted" with an empty user password
             except Exception as e:  # noqa: BLE001 - e.g. AES without the cryptography package
-                raise LoadError(f"encrypted PDF: cannot decrypt ({e})") from e
+                raise LoadError(with_detail("the PDF is encrypted and could not be opened; save an unlocked copy",
+                                                f"encrypted PDF: cannot decrypt ({e})")) from e
             if not ok:
-                raise LoadError("encrypted PDF: a password is needed")
+                raise LoadError("the PDF needs a password (encrypted PDF); save an unlocked copy and add that")
         pages = [(p.extract_text() or "") for p in reader.pages]
         info = reader.metadata
         title = _as_str(info.title) if info and info.title else ""
@@ -222,12 +231,12 @@ def _load_pdf(data: bytes, path: Path) -> dict[str, Any]:
     except LoadError:
         raise
     except (PdfReadError, ValueError, KeyError, TypeError, AttributeError, IndexError, RecursionError, OSError) as e:
-        raise LoadError(f"corrupt PDF: {' '.join(str(e).split()) or type(e).__name__}") from e
+        raise LoadError(with_detail(DAMAGED_PDF, f"corrupt PDF: {' '.join(str(e).split()) or type(e).__name__}")) from e
     except Exception as e:  # noqa: BLE001 - pypdf raises many types on broken files
-        raise LoadError(f"corrupt PDF: {type(e).__name__}: {' '.join(str(e).split())}") from e
+        raise LoadError(with_detail(DAMAGED_PDF, f"corrupt PDF: {type(e).__name__}: {' '.join(str(e).split())}")) from e
     text = "\n\n".join(p for p in pages if p.strip())
     if not text.strip():
-        raise LoadError("no extractable text (scanned PDF?)")
+        raise LoadError("the PDF has no text to read (a scanned image? it needs text recognition first)")
     return {"text": rejoin_wrapped_lines(text), "title": title, "author": author}
 
 
@@ -248,7 +257,7 @@ def load_file(path: Path, doc_id: str | None = None, *, max_bytes: int = DEFAULT
                             "set RAG_MAX_FILE_MB to raise it)")
         data = path.read_bytes()
     except OSError as e:
-        raise LoadError(f"cannot read file: {e.strerror or e}") from e
+        raise LoadError(with_detail("the file could not be read", f"cannot read file: {e.strerror or e}")) from e
     if not data.strip():
         raise LoadError("empty file")
     fields = _LOADERS[suffix](data, path)

@@ -59,9 +59,14 @@ def _page(browser, **context) -> Iterator:
     ctx = browser.new_context(**context)
     pg = ctx.new_page()
     errors: list[str] = []
+    ended: list[bool] = []  # after the test, a server stopping first makes the page's polling complain: not ours
     pg.on("pageerror", lambda e: errors.append(str(e)))
+    # the page logs no warnings or errors (a refused upload's HTTP status is the browser's own line, not ours)
+    pg.on("console", lambda m: errors.append(f"console.{m.type}: {m.text}")
+          if m.type in ("warning", "error") and "Failed to load resource" not in m.text and not ended else None)
     pg.set_default_timeout(TIMEOUT_MS)
     yield pg
+    ended.append(True)
     ctx.close()
     assert not errors, errors
 

@@ -97,12 +97,14 @@ class FakePipeline:
         warm_up_s: float = 0.0,
         token_delay_s: float = 0.03,
         warm_up_error: Exception | None = None,
+        read_s: float = 0.0,
     ) -> None:
         self._docs: dict[str, FakeDoc] = {d.doc: d for d in (docs if docs is not None else default_corpus())}
         self._ready = threading.Event()
         self._lock = threading.Lock()
         self.warm_up_s = warm_up_s
         self.token_delay_s = token_delay_s
+        self.read_s = read_s  # a silent phase before the first word, like the reader reading its prompt
         self.warm_up_error = warm_up_error
         self.warm_up_calls = 0
         self.ingest_calls: list[list[Path]] = []
@@ -192,6 +194,9 @@ class FakePipeline:
         passages = self.search(query)
         yield StreamEvent("passages", passages)
         final = self._compose(question, query, passages)
+        until = time.monotonic() + self.read_s
+        while time.monotonic() < until and not (stop is not None and stop()):
+            time.sleep(0.05)
         draft = ""
         for piece in re.findall(r"\S+\s*", final.answer):
             time.sleep(self.token_delay_s)
@@ -244,8 +249,11 @@ class FakePipeline:
     def _load(path: Path) -> FakeDoc:
         """Read a .txt/.md/.html upload; a leading '# Title' line becomes the title."""
         suffix = path.suffix.lower()
-        if suffix == ".pdf":
-            raise LoadError("PDF text could not be extracted (the fake pipeline reads no PDFs)")
+        if suffix == ".pdf":  # the real loader's checks and messages (a damaged file's reason in words)
+            from rag.ingest.loaders import load_file
+
+            d = load_file(path)
+            return FakeDoc(path.name, d.title, "Uploaded", "", d.text)
         if suffix not in {".txt", ".md", ".html"}:
             raise LoadError(f"unsupported file type {suffix or '(none)'}")
         try:

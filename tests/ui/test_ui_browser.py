@@ -38,7 +38,7 @@ def test_example_question_shows_cited_answer(page, serve, settings) -> None:
     assert page.locator("#turn-1 .rag-scores table tr").count() == 4  # header + 3 passages
     assert "putin-syria.md" in page.locator("#turn-1 .rag-scores").inner_text()
     examples = page.locator(".rag-examples button")
-    assert "Why Russia went into Syria?" in examples.all_inner_texts()  # drawn from the library's headlines
+    assert "Why did Russia go into Syria?" in examples.all_inner_texts()  # drawn from the library's headlines
 
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "ui-answer.png"), full_page=True)

@@ -173,12 +173,12 @@ def test_a_tab_waiting_behind_another_readers_answer_is_told_so_and_then_answere
     next(running)  # A's answer has started and holds the reader
     _, view, _ = chat.submit("What did Obama say?", b)
     assert "1 question from other readers is answered first" in view[-1]["content"]
-    assert "1 question from other readers" in chat.place_in_line(b)[-1]["content"]
+    assert "1 question from other readers" in chat.refresh(b)[-1]["content"]
     for _ in running:  # A finishes
         pass
-    shown = chat.place_in_line(b)  # the count goes: B is next
+    shown = chat.refresh(b)  # the count goes: B is next
     assert "answered next" in shown[-1]["content"]
     outputs = list(chat.answer_waiting(b))
     final_chat = outputs[-1][0]
     assert [m["role"] for m in final_chat] == ["user", "assistant"] and "rag-waiting" not in final_chat[-1]["content"]
-    assert chat.line.ahead("tab-b") == 0 and not isinstance(chat.place_in_line(b), list)  # nothing to redraw
+    assert chat.line.ahead("tab-b") == 0 and not isinstance(chat.refresh(b), list)  # nothing to redraw

@@ -143,7 +143,7 @@ def test_bad_files_are_refused_and_good_ones_kept(serve, settings, tmp_path: Pat
     pdf.write_bytes(b"%PDF-1.4 not really")
     report, _ = _client(srv.url).predict([handle_file(str(p)) for p in (bad, good, pdf)], api_name="/upload")
     assert "✖ Skipped 2:" in report and "payload.exe</b>: unsupported file type (.exe)" in report
-    assert "scan.pdf</b>: PDF text could not be extracted" in report  # skipped by ingest, with its reason
+    assert "scan.pdf</b>: the file is damaged or not a complete PDF." in report  # skipped by ingest, in words
     assert "✔ Added 1 article: good (1 passage)." in report
     assert "good.txt" in {d.doc for d in srv.pipeline.documents()}
     assert sorted(p.name for p in _upload_dir(srv).iterdir()) == ["good.txt"]  # the failed file is not kept

@@ -67,3 +67,45 @@ def test_store_uploads_never_writes_outside(tmp_path: Path) -> None:
     intake = store_uploads([src], dest, max_mb=1)
     assert intake.saved == [] and intake.rejected == [("x.txt", "invalid file name")]
     assert not (tmp_path / "outside.txt").exists()
+
+
+class _Ready:
+    ready, error = True, ""
+
+    def wait(self, timeout: float | None = None) -> bool:
+        return True
+
+
+def test_a_removed_article_uploaded_again_keeps_its_id(corpus: Path, tmp_path: Path, hash_embedder) -> None:
+    """The id is what citations, kept conversations and the API name: the same article (same file name, or the
+    same bytes under another name) comes back under it, not as uploads/<name>; a new article goes to uploads/."""
+    from rag.pipeline import Pipeline
+    from rag.settings import Settings
+    from ui.library import Library
+
+    settings = Settings(data_dir=corpus, index_dir=tmp_path / "index")
+    pipe = Pipeline(settings, embedder=hash_embedder)
+    pipe.ingest()
+    library = Library(pipe, settings, _Ready())  # type: ignore[arg-type]
+    ids = lambda: {d.doc for d in pipe.documents()}  # noqa: E731
+    original = (corpus / "oil.md").read_bytes()
+    pipe.remove(["oil.md"])
+    assert "oil.md" not in ids() and not (corpus / "oil.md").exists()
+
+    src = tmp_path / "downloads"
+    src.mkdir()
+    report, _ = library.add_files([str(_file(src, "oil.md", original))])
+    assert "Added 1 article" in report and "oil.md" in ids() and "uploads/oil.md" not in ids()
+    assert (corpus / "oil.md").read_bytes() == original
+    assert not list((corpus / ".removed").glob("oil*.md"))  # the trashed copy went with its return
+
+    pipe.remove(["oil.md"])
+    library.add_files([str(_file(src, "oil (1).md", original))])  # renamed by a browser's download
+    assert "oil.md" in ids() and not any(d.startswith("uploads/") for d in ids())
+
+    library.add_files([str(_file(src, "new.md", b"# New\n\nA council voted on the harbour budget on Monday."))])
+    assert "uploads/new.md" in ids()
+    pipe.remove(["uploads/new.md"])
+    library.add_files([str(_file(src, "new.md", b"# New\n\nA council voted again on the harbour budget."))])
+    assert "uploads/new.md" in ids()  # an upload comes back to uploads/, updated text and all
+    pipe.store.close()
