@@ -29,6 +29,13 @@ def test_other_processes_busy_time_excludes_this_process():
     assert others_busy(a, CpuTimes(at=11.0, busy=100.0, own=52.0)) == 0.0  # never negative
 
 
+def test_steal_and_waiting_are_not_busy():
+    # user nice system idle iowait irq softirq steal guest guest_nice
+    line = "cpu  100 5 20 900 30 2 3 400 50 0".split()
+    assert cpu.busy_ticks(line) == 100 + 5 + 20 + 2 + 3  # not idle, iowait, the hypervisor's steal, nor guest twice
+    assert cpu.busy_ticks("cpu 1 2 3 4".split()) == 6  # an old kernel's shorter line
+
+
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
 def test_monitor_sees_another_process_keeping_a_core_busy():
     t = cpu.read_times()
