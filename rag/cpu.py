@@ -32,19 +32,40 @@ class CpuTimes:
     own: float
 
 
+def _allowed_cpus() -> set[int] | None:
+    try:
+        return set(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return None
+
+
 def read_times() -> CpuTimes | None:
     """From /proc (Linux); None elsewhere, where the reader keeps its configured threads."""
     try:
         with open("/proc/stat") as f:
-            fields = f.readline().split()
+            stat = f.read()
         with open("/proc/self/stat") as f:
             own = f.read().rpartition(")")[2].split()
     except OSError:
         return None
-    if not fields or fields[0] != "cpu":
+    busy = cores_busy_ticks(stat, _allowed_cpus())
+    if busy is None:
         return None
     ticks = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
-    return CpuTimes(time.monotonic(), busy_ticks(fields) / ticks, (int(own[11]) + int(own[12])) / ticks)  # utime, stime
+    return CpuTimes(time.monotonic(), busy / ticks, (int(own[11]) + int(own[12])) / ticks)  # utime, stime
+
+
+def cores_busy_ticks(stat: str, allowed: set[int] | None) -> int | None:
+    """Busy ticks of the CPUs this process may run on (its affinity), from /proc/stat's per-CPU lines: in a
+    container pinned to 2 of a host's 64 CPUs, the other 62 are other machines' work, not competition. The
+    all-CPU line when there are no per-CPU lines (or no affinity to go by); None when /proc/stat is unreadable."""
+    lines = [ln.split() for ln in stat.splitlines() if ln.startswith("cpu")]
+    total = next((f for f in lines if f[0] == "cpu"), None)
+    per_cpu = {int(f[0][3:]): f for f in lines if f[0][3:].isdigit()}
+    mine = [f for n, f in per_cpu.items() if allowed is None or n in allowed]
+    if allowed is not None and mine:
+        return sum(busy_ticks(f) for f in mine)
+    return busy_ticks(total) if total else None
 
 
 def busy_ticks(fields: list[str]) -> int:

@@ -36,6 +36,16 @@ def test_steal_and_waiting_are_not_busy():
     assert cpu.busy_ticks("cpu 1 2 3 4".split()) == 6  # an old kernel's shorter line
 
 
+def test_only_the_cpus_this_process_may_use_are_counted():
+    stat = ("cpu  500 0 0 900 0 0 0 0 0 0\n"  # all CPUs: mostly a host's other work
+            "cpu0 10 0 0 100 0 0 0 0 0 0\ncpu1 20 0 0 100 0 0 0 0 0 0\ncpu2 470 0 0 700 0 0 0 0 0 0\n"
+            "intr 12345\n")
+    assert cpu.cores_busy_ticks(stat, {0, 1}) == 30  # pinned to CPUs 0 and 1: CPU 2's load is not ours to share
+    assert cpu.cores_busy_ticks(stat, None) == 500  # no affinity to go by: the all-CPU line
+    assert cpu.cores_busy_ticks("cpu  7 0 0 1\n", {0, 1}) == 7  # no per-CPU lines
+    assert cpu.cores_busy_ticks("intr 1\n", {0}) is None
+
+
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
 def test_monitor_sees_another_process_keeping_a_core_busy():
     t = cpu.read_times()
