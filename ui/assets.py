@@ -134,7 +134,9 @@ JS = """
   window.__ragCiteHandler = true;
   // The seconds since a question was asked count on here; the server re-renders the line at each stage with
   // its own count as the text ("12 s", "1 min 05 s"), which is where a new element starts counting from.
-  function clock(s) { return s < 60 ? s + ' s' : Math.floor(s / 60) + ' min ' + String(s % 60).padStart(2, '0') + ' s'; }
+  function clock(s) {
+    return s < 60 ? s + ' s' : Math.floor(s / 60) + ' min ' + String(s % 60).padStart(2, '0') + ' s';
+  }
   setInterval(function () {
     document.querySelectorAll('#rag-chat .rag-elapsed').forEach(function (el) {
       if (el.__ragT0 === undefined) {

@@ -236,9 +236,10 @@ class Library:
         if not paths:
             gr.Warning("Choose one or more files first (.txt, .md, .html, .pdf).")
             return "", None
-        s, trash = self.settings, self.settings.trash_path
+        s = self.settings
+        roots = [Path(s.data_dir), s.upload_path]
         intake = store_uploads(paths, s.upload_path, s.max_upload_mb,
-                               place=lambda name, src: former_place(trash, name, src, [Path(s.data_dir), s.upload_path]))
+                               place=lambda name, src: former_place(s.trash_path, name, src, roots))
         rejected = list(intake.rejected)
         report = None
         if intake.saved:

@@ -120,7 +120,8 @@ def answer_message(turn: Turn) -> str:
         parts.append(f'<div class="rag-query">Note: {esc(turn["notice"])}</div>')
     if body:
         parts.append(f'<div class="rag-actions"><a class="rag-copy" href="#copy-{n}" data-turn="{n}" role="button" '
-                     f'title="{COPY_TIP}" aria-label="{COPY_TIP}"><span class="rag-copy-icon" aria-hidden="true"></span>'
+                     f'title="{COPY_TIP}" aria-label="{COPY_TIP}">'
+                     '<span class="rag-copy-icon" aria-hidden="true"></span>'
                      '<span class="rag-copy-label">Copy</span></a></div>')
     return "".join(parts)
 

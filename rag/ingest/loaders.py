@@ -78,8 +78,8 @@ def _decode_text(data: bytes, path: Path) -> str:
             try:
                 return data.decode(enc)
             except UnicodeDecodeError as e:
-                raise LoadError(with_detail("the text is not in a character encoding it claims; save it as UTF-8",
-                                            f"not valid {enc} despite its byte-order mark ({e.reason} at byte {e.start})")) from e
+                detail = f"not valid {enc} despite its byte-order mark ({e.reason} at byte {e.start})"
+                raise LoadError(with_detail("the text is not in the encoding it claims; save it as UTF-8", detail)) from e
     if _looks_binary(data):
         raise LoadError("binary file, not text")
     try:

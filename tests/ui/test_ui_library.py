@@ -42,7 +42,8 @@ def test_library_summary_says_what_the_articles_are_about() -> None:
 @pytest.mark.parametrize(("title", "text", "question"), [
     ("Why Putin Went Into Syria: Russia's Bid to End Its Isolation", "Putin said that Syria mattered.",
      "Why did Putin go into Syria?"),
-    ("How the Council Saved Its Library", "A vote of the council. The council saved the library.", "How did the council save its library?"),
+    ("How the Council Saved Its Library", "A vote of the council. The council saved the library.",
+     "How did the council save its library?"),
     ("Why Russia Is Bombing Syria", "He said Russia and Syria agreed.", "Why is Russia bombing Syria?"),
     ("What Voters Wanted in Ohio", "She said voters in Ohio.", "What did voters want in Ohio?"),
     ("Is NATO Ready?", "", "Is NATO Ready?"),  # never written in the article: kept as the headline has it
@@ -70,7 +71,8 @@ def test_examples_come_from_headlines_and_leads() -> None:
     assert example_questions(docs[1:], lambda d: "") == []  # nothing to go on: no made-up example
     assert example_questions([_doc("c.md", "Why Prices Matter")], texts.get) == []  # no ungrammatical headline
     union = {"u.md": "Leaders of the Soviet Union met. The Soviet Union later fell apart, Mikhail Gorbachev said."}
-    assert example_questions([_doc("u.md", "Summit")], union.get)[0] == "What do the articles say about the Soviet Union?"
+    asked = example_questions([_doc("u.md", "Summit")], union.get)
+    assert asked[0] == "What do the articles say about the Soviet Union?"
 
 
 def test_upload_report_in_words() -> None:
