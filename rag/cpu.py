@@ -62,8 +62,8 @@ def cores_busy_ticks(stat: str, allowed: set[int] | None) -> int | None:
     lines = [ln.split() for ln in stat.splitlines() if ln.startswith("cpu")]
     total = next((f for f in lines if f[0] == "cpu"), None)
     per_cpu = {int(f[0][3:]): f for f in lines if f[0][3:].isdigit()}
-    mine = [f for n, f in per_cpu.items() if allowed is None or n in allowed]
-    if allowed is not None and mine:
+    mine = [f for n, f in per_cpu.items() if allowed and n in allowed]
+    if mine:
         return sum(busy_ticks(f) for f in mine)
     return busy_ticks(total) if total else None
 

@@ -26,7 +26,7 @@ from rag.index.store import Change, Store, check_compatible
 from rag.ingest.loaders import DEFAULT_MAX_BYTES, raw_text_hash
 from rag.ingest.scan import loader_signature, scan_paths
 from rag.ingest.segment import SEGMENTER_NAME, chunk_document
-from rag.ingest.trash import trash_sources
+from rag.ingest.trash import trash_sources, under
 from rag.schema import Chunk, Document, IngestReport
 
 log = logging.getLogger(__name__)
@@ -45,11 +45,6 @@ def content_hash(d: Document) -> str:
 
 def text_hash(text: str) -> str:
     return hashlib.sha256(" ".join(text.split()).encode("utf-8")).hexdigest()
-
-
-def _under(path: str, roots: list[Path]) -> bool:
-    p = Path(path)
-    return any(p == r or r in p.parents for r in roots)
 
 
 class _Rebuild(Exception):
@@ -157,7 +152,7 @@ def _ingest_locked(paths: Sequence[Path], store: Store, embedder: Embedder, *, r
         if doc_id in unchanged_set or doc_id in loaded_ids:
             continue
         src = info.get("path", "")
-        if src and _under(src, roots):
+        if src and under(src, roots):
             report.removed.append(doc_id)
         else:
             outside.append(doc_id)

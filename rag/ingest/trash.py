@@ -21,8 +21,10 @@ log = logging.getLogger(__name__)
 LEDGER = "ledger.json"
 
 
-def _under(path: Path, roots: Sequence[Path]) -> bool:
-    return any(path == r or r in path.parents for r in roots)
+def under(path: str | Path, roots: Sequence[Path]) -> bool:
+    """Whether `path` is one of `roots` or inside one (both already resolved)."""
+    p = Path(path)
+    return any(p == r or r in p.parents for r in roots)
 
 
 def _read_ledger(trash_dir: Path) -> dict[str, dict]:
@@ -64,7 +66,7 @@ def trash_sources(sources: dict[str, str], trash_dir: Path, roots: Sequence[Path
         path = Path(src)
         # the folder is resolved, not the file: a symlink inside the data folder is moved, not its target
         place = path.parent.resolve() / path.name
-        if not _under(place, resolved):
+        if not under(place, resolved):
             notes.append(f"{doc_id}: {src} is outside the data folder and was left there; "
                          "ingesting that path again adds it back.")
             continue
@@ -107,7 +109,7 @@ def former_place(trash_dir: Path, name: str, upload: Path, roots: Sequence[Path]
         place = Path(str(entry.get("place", "")))
         if place.name != name and entry.get("sha256") != digest:
             continue
-        if not place.name or not _under(place.parent.resolve() / place.name, resolved):
+        if not place.name or not under(place.parent.resolve() / place.name, resolved):
             continue
         if place.exists() or place.is_symlink() or place.suffix.lower() != Path(name).suffix.lower():
             return None  # the id is in use (the article is back already), or another kind of file: a new upload
