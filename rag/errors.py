@@ -31,6 +31,10 @@ def split_detail(reason: str) -> tuple[str, str]:
     return (m.group(1), m.group(2)) if m else (reason, "")
 
 
+class FetchError(RagError):
+    """A web page or feed could not be fetched or read; the message is one line that says why and what to do."""
+
+
 class IndexMissingError(RagError):
     pass
 

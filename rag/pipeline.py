@@ -122,7 +122,8 @@ class Pipeline:
     def documents(self) -> list[DocumentInfo]:
         data = self.retriever.data
         return [
-            DocumentInfo(d.doc, d.title, d.outlet, d.published, len(data.by_doc.get(d.doc, [])), d.published_approx)
+            DocumentInfo(d.doc, d.title, d.outlet, d.published, len(data.by_doc.get(d.doc, [])), d.published_approx,
+                         url=str(d.meta.get("url") or ""), author=d.author)
             for d in sorted(data.documents.values(), key=lambda d: (d.published or "", d.doc), reverse=True)
         ]
 

@@ -86,6 +86,10 @@ class Passage:
     keyword: float | None = None  # BM25 score, None when not in the keyword candidates
     rank: int = 0
     published_approx: bool = False  # the date is an estimate (see `rag.dates.display_date`)
+    url: str = ""  # the original web address, for articles added by URL or from a feed
+    author: str = ""
+    # outlets that published the same story (a syndicated copy: `rag.ingest.syndication`), earliest first
+    also_published_by: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         c = self.chunk
@@ -103,6 +107,9 @@ class Passage:
             "dense": None if self.dense is None else round(self.dense, 6),
             "keyword": None if self.keyword is None else round(self.keyword, 6),
             "published_approx": self.published_approx,
+            "url": self.url,
+            "author": self.author,
+            "also_published_by": list(self.also_published_by),
         }
 
 
@@ -119,6 +126,9 @@ class Citation:
     end: int
     outlet: str = ""
     published_approx: bool = False
+    url: str = ""  # the original web address ("" for a file)
+    author: str = ""
+    also_published_by: list[str] = field(default_factory=list)  # other outlets that ran the same story
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -179,6 +189,8 @@ class DocumentInfo:
     published: str
     chunks: int
     published_approx: bool = False
+    url: str = ""
+    author: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

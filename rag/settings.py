@@ -89,6 +89,15 @@ class Settings:
     max_upload_mb: int = 20
     max_file_mb: int = 20  # larger files are skipped at ingest, with the reason
     lock_wait_s: int = 30  # how long an ingest waits for another one to finish before refusing
+    # web pages and feeds (`rag add`, `rag feed`, the Library tab's web address box)
+    fetch_timeout_s: float = 20.0  # per request: connecting, and the whole body
+    fetch_max_mb: int = 5  # a page or feed larger than this is refused (a news page is well under 1 MB)
+    fetch_max_redirects: int = 5
+    # addresses on this machine or its network (loopback, private, link-local) are refused unless this is on:
+    # a chat page shared on the network must not fetch the user's intranet for whoever opens it
+    fetch_private: bool = False
+    feed_max_entries: int = 500  # a feed update takes at most this many of a feed's newest entries
+    user_agent: str = "rag-news/0.1 (local news Q&A; fetches pages a user adds)"
     auth: str = ""  # "user:password" turns on the login page
     log_level: str = "WARNING"
     extra: dict = field(default_factory=dict)
@@ -143,6 +152,17 @@ class Settings:
     def trash_path(self) -> Path:
         """Where removed documents' files go: hidden, so the data folder's walk (and so ingest) skips it."""
         return Path(self.data_dir) / ".removed"
+
+    @property
+    def web_path(self) -> Path:
+        """Articles added by web address or from feeds: one .md file each (metadata in front matter), the raw page
+        beside it in a hidden .raw/ folder."""
+        return Path(self.data_dir) / "web"
+
+    @property
+    def feeds_path(self) -> Path:
+        """The feeds followed, and the entries already seen (hidden: the data folder's walk skips it)."""
+        return Path(self.data_dir) / ".feeds.json"
 
     @property
     def cache_path(self) -> Path:

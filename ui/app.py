@@ -23,6 +23,7 @@ from ui.chat import Chat, make_ask
 from ui.library import N_EXAMPLES, Library, docs_html
 from ui.uploads import ALLOWED_SUFFIXES
 from ui.waiting import Waiting
+from ui.web import WebSources, feeds_html
 from ui.warmup import Warmup
 
 log = logging.getLogger(__name__)
@@ -80,6 +81,7 @@ def browser_secret(settings: Settings) -> str:
 def _build(pipeline: PipelineAPI, settings: Settings, warmup: Warmup | None = None) -> tuple[gr.Blocks, Warmup]:
     warmup = warmup or Warmup(pipeline)
     library = Library(pipeline, settings, warmup)
+    web = WebSources(pipeline, settings, warmup, library)
     chat = Chat(pipeline, warmup, waiting=Waiting(indexing=lambda: library.indexing, others=cpu.monitor().others))
 
     def status() -> tuple[Any, ...]:
@@ -154,6 +156,20 @@ def _build(pipeline: PipelineAPI, settings: Settings, warmup: Warmup | None = No
                         add_btn = gr.Button("Add to library", variant="primary")
                         refresh_btn = gr.Button("Refresh list", size="sm")
                 report = gr.HTML("", label="Report", js_on_load=None, elem_id="rag-report")
+                with gr.Row(equal_height=False, elem_classes="rag-webbar"):
+                    web_urls = gr.Textbox(label="Add by web address", placeholder="https://… (one address per line)",
+                                          lines=1, max_lines=6, scale=3, elem_id="rag-url")
+                    web_add = gr.Button("Add from the web", variant="primary", scale=0, min_width=170,
+                                        elem_id="rag-url-add")
+                web_report = gr.HTML("", js_on_load=None, elem_id="rag-web-report")
+                gr.Markdown("#### Feeds (RSS or Atom): their new articles are added on each update")
+                feeds_list = gr.HTML(feeds_html([]), js_on_load=None, elem_id="rag-feeds")
+                with gr.Row(equal_height=False, elem_classes="rag-feedbar"):
+                    feed_url = gr.Textbox(label="Follow a feed", placeholder="https://…/feed.xml", lines=1,
+                                          scale=3, elem_id="rag-feed-url")
+                    follow_btn = gr.Button("Follow", scale=0, min_width=100, elem_id="rag-follow")
+                    update_btn = gr.Button("Update now", scale=0, min_width=120, elem_id="rag-feed-update")
+                feed_report = gr.HTML("", js_on_load=None, elem_id="rag-feed-report")
         api_box = gr.Textbox(visible=False)
 
         view = [docs, pick, about, *examples]
@@ -178,6 +194,17 @@ def _build(pipeline: PipelineAPI, settings: Settings, warmup: Warmup | None = No
                       ).then(library.view, None, view, api_visibility="private", show_progress="hidden")
         # a new pick of files starts afresh: the last upload's report would read as this one's
         upload.upload(lambda: "", None, [report], queue=False, api_visibility="private", show_progress="hidden")
+        library_tab.select(web.feeds, None, feeds_list, api_visibility="private", show_progress="hidden")
+        for trigger, api in ((web_add.click, dict(api_name="add_url")), (web_urls.submit, dict(api_visibility="private"))):
+            trigger(web.add, [web_urls], [web_report, web_urls], concurrency_id=LIBRARY_GROUP, concurrency_limit=1,
+                    **api).then(library.view, None, view, api_visibility="private", show_progress="hidden")
+        for trigger in (feed_url.submit, follow_btn.click):
+            trigger(web.follow, [feed_url], [feed_report, feeds_list, feed_url], api_visibility="private",
+                    concurrency_id=LIBRARY_GROUP, concurrency_limit=1
+                    ).then(library.view, None, view, api_visibility="private", show_progress="hidden")
+        update_btn.click(web.update_now, None, [feed_report, feeds_list], api_name="update_feeds",
+                         concurrency_id=LIBRARY_GROUP, concurrency_limit=1
+                         ).then(library.view, None, view, api_visibility="private", show_progress="hidden")
         show_btn.click(library.show_text, [pick], [doc_text], api_visibility="private")
         remove_btn.click(library.ask_remove, [pick], [confirm, confirm_text], api_visibility="private")
         no_btn.click(lambda: gr.Row(visible=False), None, [confirm], api_visibility="private", queue=False)

@@ -44,6 +44,8 @@ CSS = """
 #rag-sources .rag-n { font-weight: 700; color: var(--color-accent); flex: none; }
 #rag-sources .rag-title { font-weight: 700; }
 #rag-sources .rag-meta { color: var(--body-text-color-subdued); font-size: .8rem; margin: .1rem 0 .4rem 0; }
+#rag-sources .rag-also { color: var(--body-text-color-subdued); font-size: .8rem; margin: -.3rem 0 .4rem 0; }
+#rag-sources .rag-link { color: inherit; text-decoration: underline; text-decoration-thickness: 1px; }
 #rag-sources .rag-doc { font-family: var(--font-mono); font-size: .75rem; color: var(--body-text-color-subdued); }
 #rag-sources .rag-para { margin: 0; padding: 0 0 0 .7rem; border-left: 3px solid var(--border-color-primary);
   white-space: pre-line; line-height: 1.5; font-style: normal; font-weight: 400; quotes: none; }

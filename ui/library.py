@@ -3,10 +3,11 @@ uploads with a report in words, reading a document, and removing one from the in
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import re
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +20,7 @@ from rag.pipeline_api import PipelineAPI
 from rag.schema import DocumentInfo, IngestReport
 from rag.settings import Settings
 from ui.headline import FUNCTION, headline_question
-from ui.render import date_text, esc
+from ui.render import date_text, esc, web_url
 from ui.uploads import Intake, store_uploads
 from ui.warmup import Warmup
 
@@ -142,7 +143,10 @@ def docs_html(docs: Sequence[DocumentInfo]) -> str:
     for d in docs:
         meta = " · ".join(x for x in (esc(d.outlet), esc(date_text(vars(d))),
                                       f"{d.chunks} passage{'s' if d.chunks != 1 else ''}") if x)
-        rows.append(f'<li><span class="rag-title">{esc(d.title or d.doc)}</span>'
+        title = esc(d.title or d.doc)
+        if web_url(vars(d)):
+            title = f'<a href="{esc(d.url)}" target="_blank" rel="noopener noreferrer">{title}</a>'
+        rows.append(f'<li><span class="rag-title">{title}</span>'
                     f'<span class="rag-meta">{meta}</span><span class="rag-doc">{esc(d.doc)}</span></li>')
     return f'<ul class="rag-doclist">{"".join(rows)}</ul>'
 
@@ -208,6 +212,15 @@ class Library:
     def indexing(self) -> bool:
         return self._indexing > 0
 
+    @contextlib.contextmanager
+    def busy(self) -> Iterator[None]:
+        """Marks an indexing run (uploads, web pages, feeds) while it lasts."""
+        self._indexing += 1
+        try:
+            yield
+        finally:
+            self._indexing -= 1
+
     def documents(self) -> list[DocumentInfo]:
         """Empty until the models (and so the index) are loaded."""
         if not self.warmup.ready:
@@ -258,16 +271,14 @@ class Library:
         def step(done: int, total: int, label: str) -> None:
             progress((done, total) if total else None, desc=label or "Indexing")
 
-        self._indexing += 1
         try:
-            report = self.pipeline.ingest(list(intake.saved), progress=step)
+            with self.busy():
+                report = self.pipeline.ingest(list(intake.saved), progress=step)
         except RagError as e:
             return None, self._discard_all(intake, str(e))
         except Exception:  # noqa: BLE001
             log.exception("ingest of uploads failed")
             return None, self._discard_all(intake, "indexing failed; the details are in the server log")
-        finally:
-            self._indexing -= 1
         failed, restore = [], []
         for path, reason in report.skipped:
             failed.append((Path(path).name, reason))

@@ -134,7 +134,8 @@ def answer_markdown(turn: Turn) -> str:
         where = ", ".join(x for x in (f"*{c.get('title') or c.get('doc')}*", str(c.get("outlet") or ""),
                                       date_text(c)) if x)
         quote = " ".join(str(c.get("quote", "")).split())
-        lines += ["", f"[{int(c['n'])}] {where}", f"> {quote}"]
+        url = web_url(c)
+        lines += ["", f"[{int(c['n'])}] {where}" + (f", <{url}>" if url else ""), f"> {quote}"]
     return "\n".join(lines) + "\n"
 
 
@@ -204,14 +205,28 @@ def _details(passages: Sequence[dict], citations: Sequence[dict]) -> str:
     )
 
 
+def web_url(c: dict) -> str:
+    """The original address of a cited article, when it came from the web (http/https only)."""
+    url = str(c.get("url") or "")
+    return url if url.startswith(("https://", "http://")) else ""
+
+
 def _card(turn: int, c: dict) -> str:
-    meta = " · ".join(esc(x) for x in (c.get("outlet"), date_text(c)) if x)
+    author = f"by {c['author']}" if c.get("author") else ""
+    meta = " · ".join(esc(x) for x in (c.get("outlet"), author, date_text(c)) if x)
+    title = esc(c.get("title") or c.get("doc"))
+    url = web_url(c)
+    if url:
+        title = (f'<a class="rag-link" href="{escape(url, quote=True)}" target="_blank" rel="noopener noreferrer" '
+                 f'title="{escape(url, quote=True)}">{title}</a>')
+    also = c.get("also_published_by") or []
+    also_line = f'<div class="rag-also">Also published by: {esc(", ".join(also))}</div>' if also else ""
     return (
         f'<div class="rag-card" id="{anchor_id(turn, int(c["n"]))}">'
         f'<div class="rag-card-head"><span class="rag-n">[{int(c["n"])}]</span>'
-        f'<span class="rag-title">{esc(c.get("title") or c.get("doc"))}</span>'
+        f'<span class="rag-title">{title}</span>'
         f'<a class="rag-back" href="#back-{turn}-{int(c["n"])}" title="Back to the answer">↩ answer</a></div>'
-        f'<div class="rag-meta">{meta}</div>'
+        f'<div class="rag-meta">{meta}</div>{also_line}'
         f'<blockquote class="rag-para">{escape(str(c.get("before", "")))}'
         f'<mark>{escape(str(c.get("quote", "")))}</mark>{escape(str(c.get("after", "")))}</blockquote></div>'
     )

@@ -314,8 +314,11 @@ class Answerer:
 
     def _citation(self, ctx: IndexContext, n: int, u: Unit) -> Citation:
         d = ctx.documents[u.doc]
+        also = getattr(ctx.retriever, "also_published_by", None)  # other outlets that ran the same story
         return Citation(n=n, doc=u.doc, title=d.title, published=d.published, quote=d.text[u.start:u.end],
-                        start=u.start, end=u.end, outlet=d.outlet, published_approx=d.published_approx)
+                        start=u.start, end=u.end, outlet=d.outlet, published_approx=d.published_approx,
+                        url=str(d.meta.get("url") or ""), author=d.author,
+                        also_published_by=also(u.doc) if also else [])
 
     def _refusal(self, ctx: IndexContext, query: str, units: Sequence[Unit], choice: Choice
                  ) -> tuple[str, list[Citation]]:

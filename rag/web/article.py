@@ -1,0 +1,174 @@
+"""A fetched page as an article: its main text and metadata (trafilatura), its identity (the canonical address), and
+the two files kept for it in the library: the cleaned text as a Markdown file with front matter, which ingest reads
+like any other article, and the raw page beside it (hidden, so ingest skips it)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import logging
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+import yaml
+
+from rag.errors import FetchError
+from rag.ingest.html_text import trafilatura_module
+from rag.settings import Settings
+
+log = logging.getLogger(__name__)
+
+MIN_PROSE_WORDS = 40  # fewer words in real paragraphs than this: a login wall, a list of links, an error page
+PROSE_PARAGRAPH_WORDS = 12  # a paragraph this long is prose, not a menu entry or a headline in a list
+_TRACKING = re.compile(r"^(utm_\w+|fbclid|gclid|mc_cid|mc_eid|ocid|cmpid|ref|ref_src|smid|sh)$", re.I)
+
+
+@dataclass
+class WebArticle:
+    url: str  # the identity: the page's canonical address when it is on the same site, else the address fetched
+    fetched_url: str
+    title: str
+    text: str
+    outlet: str = ""
+    author: str = ""
+    published: str = ""  # ISO date, "" when the page gives none
+    description: str = ""
+    raw: bytes = b""
+    read_from: dict[str, str] = field(default_factory=dict)  # field -> where it came from, when not the page's tags
+
+
+def clean_url(url: str) -> str:
+    """The address without tracking parameters (utm_*, fbclid, ...), fragment or a trailing "?"."""
+    p = urlsplit(url)
+    query = urlencode([(k, v) for k, v in parse_qsl(p.query, keep_blank_values=True) if not _TRACKING.match(k)])
+    host = (p.hostname or "").lower() + (f":{p.port}" if p.port else "")
+    return urlunsplit((p.scheme.lower(), host, p.path or "/", query, ""))
+
+
+def _site(host: str) -> str:
+    return re.sub(r"^(www|m|amp)\.", "", (host or "").lower())
+
+
+def identity(fetched_url: str, canonical: str) -> str:
+    """The canonical address when it is on the site that served the page; a syndicated copy that names the
+    original outlet's page as canonical keeps its own address, so two outlets never overwrite each other."""
+    own = clean_url(fetched_url)
+    if canonical and canonical.startswith(("http://", "https://")):
+        canon = clean_url(canonical)
+        if _site(urlsplit(canon).hostname or "") == _site(urlsplit(own).hostname or ""):
+            return canon
+    return own
+
+
+def _prose_words(text: str) -> int:
+    return sum(len(p.split()) for p in re.split(r"\n\s*\n|\n", text) if len(p.split()) >= PROSE_PARAGRAPH_WORDS)
+
+
+def read_article(html: bytes, url: str) -> WebArticle:
+    """Main text and metadata of a fetched page; `FetchError` when it holds no article (a login wall, a list)."""
+    trafilatura = trafilatura_module()
+    if trafilatura is None:  # pragma: no cover - a dependency
+        raise FetchError("reading web pages needs trafilatura: pip install trafilatura")
+    try:
+        doc = trafilatura.bare_extraction(html, url=url, with_metadata=True, include_comments=False,
+                                          include_tables=False, favor_precision=True,
+                                          date_extraction_params={"original_date": True, "extensive_search": False})
+    except RecursionError as e:
+        raise FetchError("the page is too deeply nested to read") from e
+    except Exception as e:  # noqa: BLE001 - a parser bug must not crash an add
+        log.warning("trafilatura failed on %s: %s", url, e)
+        doc = None
+    text = "\n\n".join(ln.strip() for ln in (getattr(doc, "text", "") or "").splitlines() if ln.strip())
+    if _prose_words(text) < MIN_PROSE_WORDS:
+        raise FetchError("no article text on the page (a login wall, a list of links, or a page built by "
+                         "JavaScript?); try the article's own address")
+    title = (doc.title or "").strip()
+    outlet = (doc.sitename or "").strip()
+    read_from: dict[str, str] = {}
+    host = _site(urlsplit(url).hostname or "")
+    if not outlet or outlet.lower() == host:
+        outlet, read_from["outlet"] = host, "the web address"
+    full_title, title = title, _strip_outlet(title, outlet)
+    text = _without_headline(text, (title, full_title))
+    published = (doc.date or "")[:10]
+    if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", published):
+        published = ""
+    return WebArticle(url=identity(url, doc.url or ""), fetched_url=url, title=title, text=text, outlet=outlet,
+                      author=_author(doc.author or ""), published=published,
+                      description=(doc.description or "").strip(), raw=bytes(html), read_from=read_from)
+
+
+def _words(s: str) -> str:
+    return " ".join(re.findall(r"\w+", s.lower()))
+
+
+def _without_headline(text: str, titles: tuple[str, ...]) -> str:
+    """The body without the headline the page repeats at its top (it is the document's title already)."""
+    first, _, rest = text.partition("\n\n")
+    return rest if rest and _words(first) and _words(first) in {_words(t) for t in titles} else text
+
+
+def _strip_outlet(title: str, outlet: str) -> str:
+    """"Council passes budget | The Millbrook Gazette" -> "Council passes budget"."""
+    if outlet:
+        m = re.match(rf"^(.+?)\s*[|\-–—:]\s*{re.escape(outlet)}\s*$", title, re.I)
+        if m:
+            return m.group(1).strip()
+    return title
+
+
+def _author(raw: str) -> str:
+    """trafilatura joins several authors with "; "; people read "A and B"."""
+    names = [n.strip() for n in raw.split(";") if n.strip()]
+    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1] if names else ""
+
+
+# ---------------------------------------------------------------- the library's files
+def _slug(text: str, limit: int = 60) -> str:
+    s = re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
+    return s[:limit].rstrip("-") or "page"
+
+
+def article_path(url: str, settings: Settings) -> Path:
+    """data/web/<site>/<last path words>-<hash of the address>.md: one file per address, whatever its title."""
+    p = urlsplit(url)
+    last = [seg for seg in p.path.split("/") if seg]
+    stem = _slug(re.sub(r"\.\w{2,5}$", "", last[-1]) if last else "home")
+    digest = hashlib.sha1(url.encode("utf-8")).hexdigest()[:8]
+    site = _slug(_site(p.hostname or "") + (f"-{p.port}" if p.port else ""), 80)
+    return settings.web_path / site / f"{stem}-{digest}.md"
+
+
+def raw_path(md_path: Path) -> Path:
+    return md_path.parent / ".raw" / (md_path.stem + ".html")
+
+
+def front_matter(a: WebArticle, feed: str = "") -> dict:
+    fields = {"title": a.title, "outlet": a.outlet, "author": a.author, "published": a.published, "url": a.url}
+    if a.fetched_url != a.url:
+        fields["fetched_from"] = a.fetched_url
+    if feed:
+        fields["feed"] = feed
+    if a.read_from:
+        fields["read_from"] = dict(a.read_from)
+    fields["fetched"] = dt.datetime.now(dt.timezone.utc).replace(microsecond=0).isoformat()
+    return {k: v for k, v in fields.items() if v not in ("", None)}
+
+
+def save_article(a: WebArticle, settings: Settings, feed: str = "") -> Path:
+    """Write (or overwrite: the same address is the same document) the article's two files atomically."""
+    path = article_path(a.url, settings)
+    body = "---\n" + yaml.safe_dump(front_matter(a, feed), allow_unicode=True, sort_keys=False) + "---\n" + a.text + "\n"
+    _atomic_write(raw_path(path), a.raw)
+    _atomic_write(path, body.encode("utf-8"))
+    return path
+
+
+def _atomic_write(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_bytes(data)
+    os.replace(tmp, path)
