@@ -22,6 +22,7 @@ import yaml
 
 from rag.errors import LoadError, with_detail
 from rag.ingest.clean import clean_article, rejoin_wrapped_lines
+from rag.ingest.dateline import read_text_meta
 from rag.ingest.html_text import html_fallback, trafilatura_module
 from rag.schema import Document
 
@@ -116,8 +117,28 @@ def _decode_text(data: bytes, path: Path) -> str:
 # ---------------------------------------------------------------- per-format loaders
 
 
+def _fill_from_text(fields: dict[str, Any], text: str, title: str, given: set[str] | frozenset[str] = frozenset()
+                    ) -> dict[str, Any]:
+    """Outlet, published and author the file left empty, from the article's own dateline or byline.
+
+    `given`: fields the front matter names, even as "" (an editor's "no author" stands). What was filled is listed
+    in meta["read_from_text"], so it can be shown as read from the text, not given.
+    """
+    empty = [f for f in ("outlet", "published", "author") if not fields.get(f) and f not in given]
+    if not empty:
+        return fields
+    found = read_text_meta(text, title)
+    filled = [f for f in empty if f in found.found]
+    for f in filled:
+        fields[f] = getattr(found, f)
+    if filled:
+        fields.setdefault("meta", {})["read_from_text"] = filled
+    return fields
+
+
 def _load_txt(data: bytes, path: Path) -> dict[str, Any]:
-    res = clean_article(_decode_text(data, path))
+    raw = _decode_text(data, path)
+    res = clean_article(raw)
     meta: dict[str, Any] = {}
     if res.dek:
         meta["dek"] = res.dek
@@ -127,7 +148,8 @@ def _load_txt(data: bytes, path: Path) -> dict[str, Any]:
         meta["contributors"] = res.contributors
     if res.removed:
         meta["removed"] = [reason for reason, _ in res.removed]
-    return {"text": res.text, "title": res.title, "meta": meta}
+    # the raw text, not the cleaned body: cleaning re-flows the dateline and byline lines into a dek
+    return _fill_from_text({"text": res.text, "title": res.title, "meta": meta}, raw, res.title)
 
 
 _FRONT = re.compile(r"\A---[ \t]*\r?\n(.*?)(?:\r?\n)?^(?:---|\.\.\.)[ \t]*$\r?\n?", re.S | re.M)
@@ -153,6 +175,7 @@ def _load_md(data: bytes, path: Path) -> dict[str, Any]:
         fields = {str(k): v for k, v in loaded.items()}
         text = text[m.end():]
     body = text.strip()
+    given = {k for k in ("outlet", "published", "author") if k in fields}
     title = _as_str(fields.pop("title", ""))
     if not title:
         h = re.search(r"^#\s+(.+?)\s*#*\s*$", body, re.M)
@@ -163,7 +186,7 @@ def _load_md(data: bytes, path: Path) -> dict[str, Any]:
     out["published"] = _as_date(fields.pop("published", ""))
     out["published_approx"] = bool(fields.pop("published_approx", False))
     out["meta"] = {k: (v.isoformat() if isinstance(v, (dt.date, dt.datetime)) else v) for k, v in fields.items()}
-    return out
+    return _fill_from_text(out, body, title, given)
 
 
 def _as_str(v: Any) -> str:

@@ -16,6 +16,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 import yaml
 
 from rag.errors import FetchError
+from rag.ingest.dateline import read_text_meta
 from rag.ingest.html_text import trafilatura_module
 from rag.settings import Settings
 
@@ -87,18 +88,29 @@ def read_article(html: bytes, url: str) -> WebArticle:
                          "JavaScript?); try the article's own address")
     title = (doc.title or "").strip()
     outlet = (doc.sitename or "").strip()
-    read_from: dict[str, str] = {}
-    host = _site(urlsplit(url).hostname or "")
-    if not outlet or outlet.lower() == host:
-        outlet, read_from["outlet"] = host, "the web address"
-    full_title, title = title, _strip_outlet(title, outlet)
-    text = _without_headline(text, (title, full_title))
+    author = _author(doc.author or "")
     published = (doc.date or "")[:10]
     if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", published):
         published = ""
+    host = _site(urlsplit(url).hostname or "")
+    if outlet.lower() == host:
+        outlet = ""
+    full_title, title = title, _strip_outlet(title, outlet)
+    text = _without_headline(text, (title, full_title))
+    read_from: dict[str, str] = {}
+    if not (outlet and author and published):  # a dateline or byline in the text itself ("WASHINGTON (AP) —")
+        found = read_text_meta(text, title)
+        for name in found.found:
+            if not {"outlet": outlet, "author": author, "published": published}[name]:
+                read_from[name] = "the text"
+        outlet = outlet or found.outlet
+        author = author or found.author
+        published = published or found.published
+    if not outlet:
+        outlet, read_from["outlet"] = host, "the web address"
     return WebArticle(url=identity(url, doc.url or ""), fetched_url=url, title=title, text=text, outlet=outlet,
-                      author=_author(doc.author or ""), published=published,
-                      description=(doc.description or "").strip(), raw=bytes(html), read_from=read_from)
+                      author=author, published=published, description=(doc.description or "").strip(),
+                      raw=bytes(html), read_from=read_from)
 
 
 def _words(s: str) -> str:
