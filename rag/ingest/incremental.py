@@ -26,6 +26,7 @@ from rag.index.store import Change, Store, check_compatible
 from rag.ingest.loaders import DEFAULT_MAX_BYTES, raw_text_hash
 from rag.ingest.scan import loader_signature, scan_paths
 from rag.ingest.segment import SEGMENTER_NAME, chunk_document
+from rag.ingest.syndication import signature, syndicated
 from rag.ingest.trash import trash_sources, under
 from rag.schema import Chunk, Document, IngestReport
 
@@ -118,13 +119,16 @@ def _ingest_locked(paths: Sequence[Path], store: Store, embedder: Embedder, *, r
     unchanged: list[str] = []  # ids whose stored document and chunks are kept as they are
     to_embed: list[Document] = []
     file_info: dict[str, dict] = {}  # doc id -> stat and raw hash of its file, as scanned now
-    seen_text: dict[str, str] = {}
+    seen_text: dict[str, list[str]] = {}  # text hash -> the ids with that text (indexed, or admitted in this run)
     for doc_id, info in old_info.items():
-        seen_text.setdefault(info.get("text_sha256", ""), doc_id)
+        seen_text.setdefault(info.get("text_sha256", ""), []).append(doc_id)
+    outlets = _Outlets(store, old_info)
     loaded_ids: set[str] = set()
     for f in found:
         loaded_ids.add(f.doc_id)
         file_info[f.doc_id] = {"stat": f.stat, "raw_sha256": f.raw_sha256}
+        if f.doc is not None:  # read: its outlet goes in the manifest too (entries before outlets lack it)
+            file_info[f.doc_id]["outlet"] = f.doc.outlet
         prev = old_info.get(f.doc_id)
         if f.doc is None:  # unchanged by its stat
             unchanged.append(f.doc_id)
@@ -136,12 +140,15 @@ def _ingest_locked(paths: Sequence[Path], store: Store, embedder: Embedder, *, r
             report.unchanged.append(f.doc_id)
             continue
         th = text_hash(d.text)
-        other = seen_text.get(th)
-        if other and other != f.doc_id:
+        copies = [o for o in seen_text.get(th, []) if o != f.doc_id]
+        other = _duplicate_of(d.outlet, copies, outlets)
+        if other:
             report.duplicates.append((f.doc_id, other))
             report.skipped.append((d.meta.get("path", f.doc_id), f"duplicate of {other}"))
             continue
-        seen_text[th] = f.doc_id
+        if f.doc_id not in seen_text.get(th, []):
+            seen_text.setdefault(th, []).append(f.doc_id)
+        outlets.known[f.doc_id] = d.outlet
         (report.updated if prev else report.added).append(f.doc_id)
         to_embed.append(d)
 
@@ -171,6 +178,9 @@ def _ingest_locked(paths: Sequence[Path], store: Store, embedder: Embedder, *, r
             raise _Rebuild(str(e)) from e
 
     keep = [d for d in list(unchanged) + outside if d in old_info]
+    # the MinHash of each new or changed text, kept with the document: opening the index groups syndicated
+    # copies (rag.ingest.syndication) without rehashing every text. Not part of `content_hash` (meta is not).
+    to_embed = [replace(d, meta={**d.meta, "minhash": signature(d.text)}) for d in to_embed]
     new_chunks: list[Chunk] = []
     for d in to_embed:
         new_chunks.extend(chunk_document(d.doc, d.text, chunk_words, overlap))
@@ -178,7 +188,9 @@ def _ingest_locked(paths: Sequence[Path], store: Store, embedder: Embedder, *, r
     report.embedded = len(new_chunks)
 
     dim = new_vectors.shape[1] if len(new_chunks) else int((manifest or {}).get("dim") or embedder.dim)
-    entries = {d: {**old_info[d], "stat": (file_info.get(d) or old_info[d]).get("stat")} for d in keep}
+    entries = {d: {**old_info[d], "stat": (file_info.get(d) or old_info[d]).get("stat"),
+                   **({"outlet": file_info[d]["outlet"]} if "outlet" in file_info.get(d, {}) else {})}
+               for d in keep}
     counts = _chunk_counts(new_chunks)
     entries.update({d.doc: _entry(d, counts.get(d.doc, 0), (file_info.get(d.doc) or {}).get("stat"))
                     for d in to_embed})
@@ -191,6 +203,38 @@ def _ingest_locked(paths: Sequence[Path], store: Store, embedder: Embedder, *, r
     return report
 
 
+class _Outlets:
+    """Each document's outlet, for telling a syndicated copy from a duplicate: those read in this run, then the
+    manifest's (an entry written before the manifest recorded outlets: read from the index, once, and only when
+    such a document has the same text as a new one)."""
+
+    def __init__(self, store: Store, old_info: dict[str, dict]) -> None:
+        self.store = store
+        self.old_info = old_info
+        self.known: dict[str, str] = {}
+        self._indexed: dict[str, str] | None = None
+
+    def get(self, doc_id: str) -> str:
+        if doc_id in self.known:
+            return self.known[doc_id]
+        recorded = self.old_info.get(doc_id, {}).get("outlet")
+        if isinstance(recorded, str):
+            return recorded
+        if self._indexed is None:
+            try:
+                self._indexed = {d.doc: d.outlet for d in self.store.load().documents.values()}
+            except Exception as e:  # noqa: BLE001 - unreadable: taken as no outlet, i.e. a duplicate as before
+                log.debug("outlets of the indexed documents not read: %s", e)
+                self._indexed = {}
+        return self._indexed.get(doc_id, "")
+
+
+def _duplicate_of(outlet: str, copies: list[str], outlets: _Outlets) -> str | None:
+    """The indexed document whose text makes this one a duplicate, or None: the same text from another outlet
+    is a syndicated copy (`rag.ingest.syndication.syndicated`), indexed and grouped with the others."""
+    return next((other for other in copies if not syndicated(outlet, outlets.get(other))), None)
+
+
 def _chunk_counts(chunks: list[Chunk]) -> dict[str, int]:
     counts: dict[str, int] = {}
     for c in chunks:
@@ -201,7 +245,7 @@ def _chunk_counts(chunks: list[Chunk]) -> dict[str, int]:
 def _entry(d: Document, chunks: int, stat: dict | None) -> dict[str, Any]:
     """What the manifest records of one document: enough to tell, without reading it, whether it changed."""
     return {"sha256": content_hash(d), "text_sha256": text_hash(d.text), "chunks": chunks,
-            "path": d.meta.get("path", ""), "stat": stat, "raw_sha256": raw_text_hash(d.text)}
+            "path": d.meta.get("path", ""), "stat": stat, "raw_sha256": raw_text_hash(d.text), "outlet": d.outlet}
 
 
 def _manifest(store: Store, entries: dict[str, dict], *, embed_name: str, dim: int, chunker: dict,
@@ -266,7 +310,8 @@ def _refresh_file_info(store: Store, manifest: dict[str, Any], file_info: dict[s
         info = documents.get(doc_id)
         if info is None:
             continue
-        if info.get("stat") != scanned["stat"] or info.get("raw_sha256") != scanned["raw_sha256"]:
+        if (info.get("stat") != scanned["stat"] or info.get("raw_sha256") != scanned["raw_sha256"]
+                or ("outlet" in scanned and info.get("outlet") != scanned["outlet"])):
             changed[doc_id] = {**info, **scanned}
     if not changed and manifest.get("loader") == loader_signature():
         return

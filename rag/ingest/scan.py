@@ -12,6 +12,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from rag.ingest.loaders import Skipped, find_files, raw_text_hash, try_load
+from rag.ingest.syndication import syndicated
 from rag.schema import Document
 
 log = logging.getLogger(__name__)
@@ -75,13 +76,14 @@ class Found:
 def scan_paths(paths: Sequence[Path], old_docs: dict[str, dict], base: Path | None, max_bytes: int,
                trust_stats: bool, scan_ns: int) -> tuple[list[Found], list[Skipped]]:
     """What `load_paths` returns (same walk, order, ids, duplicate and skip rules), except that files whose
-    stat matches the manifest are not read."""
+    stat matches the manifest are not read, and that the same text from another outlet is not a duplicate (a
+    syndicated copy)."""
     skipped: list[Skipped] = []
     candidates = find_files(paths, skipped)
     ids = _IdMaker(base)
     by_path = {info.get("path", ""): doc_id for doc_id, info in old_docs.items()} if trust_stats else {}
     found: list[Found] = []
-    by_hash: dict[str, str] = {}
+    by_hash: dict[str, list[tuple[str, str]]] = {}  # raw text hash -> (id, outlet) of each file kept with it
     by_id: dict[str, str] = {}
     for p, rid in candidates:
         if rid in by_id:
@@ -95,10 +97,12 @@ def scan_paths(paths: Sequence[Path], old_docs: dict[str, dict], base: Path | No
         if (info is not None and old_id == doc_id and sig is not None and info.get("stat") == sig
                 and sig["size"] <= max_bytes and info.get("raw_sha256")):
             digest = info["raw_sha256"]
-            if digest in by_hash:
-                skipped.append(Skipped(str(p), f"duplicate of {by_hash[digest]}"))
+            outlet = info.get("outlet")  # None: a manifest from before outlets were recorded
+            copy = _copy_of(by_hash.get(digest, ()), outlet if isinstance(outlet, str) else "")
+            if copy:
+                skipped.append(Skipped(str(p), f"duplicate of {copy}"))
                 continue
-            by_hash[digest] = rid
+            by_hash.setdefault(digest, []).append((rid, outlet if isinstance(outlet, str) else ""))
             by_id[rid] = str(p)
             found.append(Found(doc_id, abspath, sig, digest, None))
             continue
@@ -106,15 +110,22 @@ def scan_paths(paths: Sequence[Path], old_docs: dict[str, dict], base: Path | No
         if doc is None:
             continue
         digest = raw_text_hash(doc.text)
-        if digest in by_hash:
-            skipped.append(Skipped(str(p), f"duplicate of {by_hash[digest]}"))
+        copy = _copy_of(by_hash.get(digest, ()), doc.outlet)
+        if copy:
+            skipped.append(Skipped(str(p), f"duplicate of {copy}"))
             continue
-        by_hash[digest] = rid
+        by_hash.setdefault(digest, []).append((rid, doc.outlet))
         by_id[rid] = str(p)
         found.append(Found(doc_id, abspath, sig, digest, replace(doc, meta={**doc.meta, "path": abspath})))
     for s in skipped:
         log.info("skipped %s: %s", s.path, s.reason)
     return found, skipped
+
+
+def _copy_of(kept: Sequence[tuple[str, str]], outlet: str) -> str | None:
+    """The kept file whose text makes this one a duplicate, or None: the same text from another outlet is a
+    syndicated copy (`rag.ingest.syndication.syndicated`), kept and grouped with the others."""
+    return next((rid for rid, theirs in kept if not syndicated(outlet, theirs)), None)
 
 
 class _IdMaker:

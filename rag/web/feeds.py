@@ -241,7 +241,7 @@ def update(urls: list[str] | None, pipeline: PipelineAPI, settings: Settings, pr
                 _fill_from_entry(article, e, fresh.title)
                 digest = text_hash(article.text)
                 path = article_path(article.url, settings)
-                if digest in hashes or path in taken:
+                if digest in hashes or path in taken or path.is_file():  # already in the library
                     res.skipped += 1
                     fresh.seen.extend(e.keys)
                 else:
@@ -258,7 +258,9 @@ def update(urls: list[str] | None, pipeline: PipelineAPI, settings: Settings, pr
         _, failed = index_saved(saved, pipeline, progress)
     for path, (fresh, e, result, digest) in taken.items():
         res = next(r for f, r, _, fr in plans if fr is fresh)
-        if path in failed:
+        if path in failed and failed[path].startswith("duplicate of"):  # the same text is in the library
+            res.skipped += 1
+        elif path in failed:
             result.status, result.error = "failed", failed[path]
             res.failed.append(result)
         else:
