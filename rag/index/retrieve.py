@@ -83,6 +83,10 @@ class Retriever:
                     self._groups = find_groups(self.data.documents)
         return self._groups
 
+    def also_published_by(self, doc: str) -> list[str]:
+        """The other outlets that ran `doc`'s story (a citation's "also published by")."""
+        return also_published_by(doc, self.data.documents, self.groups) if doc in self.data.documents else []
+
     def dense(self, query: str, n: int) -> list[tuple[int, float]]:
         if not self.data.chunks:
             return []
@@ -169,5 +173,5 @@ class Retriever:
             published_approx=doc.published_approx if doc else False,
             url=str(doc.meta.get("url") or "") if doc else "",
             author=doc.author if doc else "",
-            also_published_by=also_published_by(chunk.doc, self.data.documents, self.groups) if doc else [],
+            also_published_by=self.also_published_by(chunk.doc),
         )

@@ -193,3 +193,8 @@ def read_text_meta(text: str, title: str = "") -> TextMeta:
     outlet = min(outlets, key=lambda o: o[0])[1] if outlets else ""
     fields = {"outlet": outlet, "published": published, "author": author}
     return TextMeta(**fields, found=tuple(k for k, v in fields.items() if v))
+
+
+def is_role(text: str) -> bool:
+    """'Football Correspondent', 'Staff Writer': a job, not a person's name."""
+    return bool(_ROLE.search(text or ""))

@@ -10,14 +10,15 @@ import logging
 import os
 import re
 from dataclasses import dataclass, field
+from html import unescape
 from pathlib import Path
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import yaml
 
 from rag.errors import FetchError
-from rag.ingest.dateline import read_text_meta
-from rag.ingest.html_text import trafilatura_module
+from rag.ingest.dateline import is_role, read_text_meta
+from rag.ingest.html_text import html_fallback, trafilatura_module
 from rag.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -73,17 +74,13 @@ def read_article(html: bytes, url: str) -> WebArticle:
     trafilatura = trafilatura_module()
     if trafilatura is None:  # pragma: no cover - a dependency
         raise FetchError("reading web pages needs trafilatura: pip install trafilatura")
-    try:
-        doc = trafilatura.bare_extraction(html, url=url, with_metadata=True, include_comments=False,
-                                          include_tables=False, favor_precision=True,
-                                          date_extraction_params={"original_date": True, "extensive_search": False})
-    except RecursionError as e:
-        raise FetchError("the page is too deeply nested to read") from e
-    except Exception as e:  # noqa: BLE001 - a parser bug must not crash an add
-        log.warning("trafilatura failed on %s: %s", url, e)
-        doc = None
-    text = "\n\n".join(ln.strip() for ln in (getattr(doc, "text", "") or "").splitlines() if ln.strip())
-    if _prose_words(text) < MIN_PROSE_WORDS:
+    doc, text = None, ""
+    for precise in (True, False):  # precision first (no cookie banners or link lists); a layout-table page needs recall
+        doc = _extract(trafilatura, html, url, precise) or doc
+        text = "\n\n".join(ln.strip() for ln in (getattr(doc, "text", "") or "").splitlines() if ln.strip())
+        if _prose_words(text) >= MIN_PROSE_WORDS:
+            break
+    else:
         raise FetchError("no article text on the page (a login wall, a list of links, or a page built by "
                          "JavaScript?); try the article's own address")
     title = (doc.title or "").strip()
@@ -93,13 +90,21 @@ def read_article(html: bytes, url: str) -> WebArticle:
     if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", published):
         published = ""
     host = _site(urlsplit(url).hostname or "")
-    if outlet.lower() == host:
+    tag_title = _title_tag(html)
+    netloc = _site(urlsplit(url).netloc)
+    if outlet.lower() in (host, netloc, title.lower(), tag_title.lower()):  # the address, or the headline for it
         outlet = ""
+    outlet = outlet or _outlet_from_title(tag_title, title)
     full_title, title = title, _strip_outlet(title, outlet)
     text = _without_headline(text, (title, full_title))
     read_from: dict[str, str] = {}
-    if not (outlet and author and published):  # a dateline or byline in the text itself ("WASHINGTON (AP) —")
-        found = read_text_meta(text, title)
+    page_text = ""
+    if not outlet:  # the page's own copyright line names its publisher ("© 2024 The Prairie Sentinel")
+        page_text = html_fallback(html)[0]
+        outlet = _copyright_holder(page_text)
+    if not (outlet and author and published):  # a byline or dateline near the top ("By Jane Doe", "WASHINGTON (AP) —")
+        page_text = page_text or html_fallback(html)[0]
+        found = read_text_meta(_byline_region(page_text, text), title)
         for name in found.found:
             if not {"outlet": outlet, "author": author, "published": published}[name]:
                 read_from[name] = "the text"
@@ -111,6 +116,18 @@ def read_article(html: bytes, url: str) -> WebArticle:
     return WebArticle(url=identity(url, doc.url or ""), fetched_url=url, title=title, text=text, outlet=outlet,
                       author=author, published=published, description=(doc.description or "").strip(),
                       raw=bytes(html), read_from=read_from)
+
+
+def _extract(trafilatura, html: bytes, url: str, precise: bool):
+    try:
+        return trafilatura.bare_extraction(html, url=url, with_metadata=True, include_comments=False,
+                                           include_tables=False, favor_precision=precise,
+                                           date_extraction_params={"original_date": True, "extensive_search": False})
+    except RecursionError as e:
+        raise FetchError("the page is too deeply nested to read") from e
+    except Exception as e:  # noqa: BLE001 - a parser bug must not crash an add
+        log.warning("trafilatura failed on %s: %s", url, e)
+        return None
 
 
 def _words(s: str) -> str:
@@ -132,9 +149,44 @@ def _strip_outlet(title: str, outlet: str) -> str:
     return title
 
 
+def _title_tag(html: bytes) -> str:
+    m = re.search(rb"<title[^>]*>(.*?)</title>", html[:200_000], re.S | re.I)
+    return " ".join(unescape(m.group(1).decode("utf-8", "replace")).split()) if m else ""
+
+
+def _outlet_from_title(tag_title: str, headline: str) -> str:
+    """"Headline | Outlet" or "Headline - Outlet": the part after the headline, when it is short enough for a name."""
+    for sep in (" | ", " - ", " – ", " — ", " :: "):
+        head, _, tail = tag_title.rpartition(sep)
+        if head and tail and len(tail.split()) <= 6 and (not headline or _words(head) == _words(headline)):
+            return tail.strip()
+    return ""
+
+
+_COPYRIGHT = re.compile(r"(?:©|\(c\)|copyright)\s*(?:\d{4}(?:\s*[-–]\s*\d{4})?\s*)?(?P<name>[A-Z][\w&'’.\- ]{2,60}?)"
+                        r"(?:\s+\d{4})?\s*(?:[.,·|]|all rights|$)", re.I | re.M)
+
+
+def _copyright_holder(page_text: str) -> str:
+    """The last copyright notice on the page is the site's own (an article's may name a wire service first)."""
+    names = [m.group("name").strip() for m in _COPYRIGHT.finditer(page_text)]
+    names = [n for n in names if len(n.split()) <= 6 and not n.lower().startswith(("all ", "by "))]
+    return names[-1] if names else ""
+
+
+def _byline_region(page_text: str, body: str) -> str:
+    """The lines just before the article's first paragraph (headline, byline, dateline), and that paragraph."""
+    first = next((p for p in body.split("\n\n") if len(p.split()) >= PROSE_PARAGRAPH_WORDS), "")
+    at = page_text.find(first[:60]) if first else -1
+    if at < 0:
+        return body
+    lines = [ln for ln in page_text[:at].split("\n") if ln.strip()][-8:]
+    return "\n\n".join([*lines, first])
+
+
 def _author(raw: str) -> str:
-    """trafilatura joins several authors with "; "; people read "A and B"."""
-    names = [n.strip() for n in raw.split(";") if n.strip()]
+    """trafilatura joins several authors with "; "; people read "A and B". Job titles are not people."""
+    names = [n.strip() for n in raw.split(";") if n.strip() and not is_role(n)]
     return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1] if names else ""
 
 

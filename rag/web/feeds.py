@@ -122,7 +122,7 @@ def parse_feed(body: bytes, url: str, limit: int) -> tuple[str, list[Entry], str
     import feedparser
 
     parsed = feedparser.parse(body, response_headers={"content-location": url})
-    if not parsed.get("version"):
+    if not parsed.get("version") or (parsed.get("bozo") and not parsed.entries):
         if b"<html" in body[:2048].lower():
             raise FetchError("the address gives a web page, not an RSS or Atom feed (use 'rag add' for an article, "
                              "or the site's feed address)")

@@ -182,3 +182,18 @@ def test_a_tab_waiting_behind_another_readers_answer_is_told_so_and_then_answere
     final_chat = outputs[-1][0]
     assert [m["role"] for m in final_chat] == ["user", "assistant"] and "rag-waiting" not in final_chat[-1]["content"]
     assert chat.line.ahead("tab-b") == 0 and not isinstance(chat.refresh(b), list)  # nothing to redraw
+
+
+def test_a_web_source_card_links_to_its_page_and_names_the_other_outlets() -> None:
+    pipe = FakePipeline(token_delay_s=0)
+    ans = _answer(pipe, "Why did Putin enter Syria?")
+    turn = finish_turn(1, ans.question, ans, pipe)
+    turn["citations"][0].update(url="https://news.example/a?b=1&c=2", author="Jane Doe",
+                                also_published_by=["Riverside Courier", "Daily <Wire>"])
+    html = render.sources_panel([turn])
+    assert 'href="https://news.example/a?b=1&amp;c=2" target="_blank" rel="noopener noreferrer"' in html
+    assert "The Global Ledger · by Jane Doe · 2015-10-02" in html
+    assert "Also published by: Riverside Courier, Daily &lt;Wire&gt;" in html
+    assert "<https://news.example/a?b=1&c=2>" in render.answer_markdown(turn)
+    turn["citations"][0]["url"] = "javascript:alert(1)"  # only the web's own addresses become links
+    assert "javascript:" not in render.sources_panel([turn])
