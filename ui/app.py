@@ -138,7 +138,8 @@ def _build(pipeline: PipelineAPI, settings: Settings, warmup: Warmup | None = No
                     f"Articles in the index. Add {', '.join(ALLOWED_SUFFIXES)} files "
                     f"(up to {settings.max_upload_mb} MB each); they are indexed right away."
                 )
-                docs = gr.HTML(docs_html([]), js_on_load=None, elem_id="rag-docs", max_height=420)
+                docs = gr.HTML(docs_html([]), js_on_load=None, elem_id="rag-docs", max_height=420,
+                               elem_classes="rag-listbox")
                 with gr.Row(equal_height=False, elem_classes="rag-docbar"):
                     pick = gr.Dropdown(label="Document", choices=[], value=None, scale=3, elem_id="rag-pick")
                     show_btn = gr.Button("Show text", size="sm", scale=0, min_width=120)
@@ -155,21 +156,22 @@ def _build(pipeline: PipelineAPI, settings: Settings, warmup: Warmup | None = No
                     with gr.Column(scale=2):
                         add_btn = gr.Button("Add to library", variant="primary")
                         refresh_btn = gr.Button("Refresh list", size="sm")
-                report = gr.HTML("", label="Report", js_on_load=None, elem_id="rag-report")
+                report = gr.HTML("", label="Report", js_on_load=None, elem_id="rag-report",
+                                 elem_classes="rag-reportbox")
                 with gr.Row(equal_height=False, elem_classes="rag-webbar"):
                     web_urls = gr.Textbox(label="Add by web address", placeholder="https://… (one address per line)",
                                           lines=1, max_lines=6, scale=3, elem_id="rag-url")
-                    web_add = gr.Button("Add from the web", variant="primary", scale=0, min_width=170,
+                    web_add = gr.Button("Add from the web", variant="primary", scale=0, min_width=200,
                                         elem_id="rag-url-add")
-                web_report = gr.HTML("", js_on_load=None, elem_id="rag-web-report")
+                web_report = gr.HTML("", js_on_load=None, elem_id="rag-web-report", elem_classes="rag-reportbox")
                 gr.Markdown("#### Feeds (RSS or Atom): their new articles are added on each update")
-                feeds_list = gr.HTML(feeds_html([]), js_on_load=None, elem_id="rag-feeds")
+                feeds_list = gr.HTML(feeds_html([]), js_on_load=None, elem_id="rag-feeds", elem_classes="rag-listbox")
                 with gr.Row(equal_height=False, elem_classes="rag-feedbar"):
                     feed_url = gr.Textbox(label="Follow a feed", placeholder="https://…/feed.xml", lines=1,
                                           scale=3, elem_id="rag-feed-url")
                     follow_btn = gr.Button("Follow", scale=0, min_width=100, elem_id="rag-follow")
-                    update_btn = gr.Button("Update now", scale=0, min_width=120, elem_id="rag-feed-update")
-                feed_report = gr.HTML("", js_on_load=None, elem_id="rag-feed-report")
+                    update_btn = gr.Button("Update now", scale=0, min_width=150, elem_id="rag-feed-update")
+                feed_report = gr.HTML("", js_on_load=None, elem_id="rag-feed-report", elem_classes="rag-reportbox")
         api_box = gr.Textbox(visible=False)
 
         view = [docs, pick, about, *examples]
@@ -195,7 +197,8 @@ def _build(pipeline: PipelineAPI, settings: Settings, warmup: Warmup | None = No
         # a new pick of files starts afresh: the last upload's report would read as this one's
         upload.upload(lambda: "", None, [report], queue=False, api_visibility="private", show_progress="hidden")
         library_tab.select(web.feeds, None, feeds_list, api_visibility="private", show_progress="hidden")
-        for trigger, api in ((web_add.click, dict(api_name="add_url")), (web_urls.submit, dict(api_visibility="private"))):
+        for trigger, api in ((web_add.click, dict(api_name="add_url")),
+                             (web_urls.submit, dict(api_visibility="private"))):
             trigger(web.add, [web_urls], [web_report, web_urls], concurrency_id=LIBRARY_GROUP, concurrency_limit=1,
                     **api).then(library.view, None, view, api_visibility="private", show_progress="hidden")
         for trigger in (feed_url.submit, follow_btn.click):

@@ -62,7 +62,7 @@ CSS = """
 #rag-sources .rag-scores th, #rag-sources .rag-scores td { text-align: left; padding: .15rem .35rem;
   border-bottom: 1px solid var(--border-color-primary) !important; background: transparent; }
 #rag-sources .rag-scores th { font-weight: 600; color: var(--body-text-color-subdued); }
-#rag-report .rag-ok { color: #166534; }
+.rag-reportbox .rag-ok { color: #166534; }
 .rag-examples { align-items: center; flex-wrap: wrap; gap: .4rem; }
 .rag-examples button { flex: 0 1 auto !important; min-width: 0 !important; white-space: normal; text-align: left; }
 .rag-topbar { align-items: center; gap: .5rem; flex-wrap: wrap; }
@@ -88,24 +88,24 @@ CSS = """
   color: var(--color-accent); flex: none; }
 #rag-sources .rag-scores ul { margin: .2rem 0 .3rem 1.1rem; padding: 0; }
 #rag-sources .rag-scores p { margin: .3rem 0 .1rem 0; }
-#rag-docs .rag-doclist { list-style: none; margin: 0; padding: 0; }
-#rag-docs .rag-doclist li { display: flex; flex-direction: column; padding: .45rem .2rem;
+.rag-listbox .rag-doclist { list-style: none; margin: 0; padding: 0; }
+.rag-listbox .rag-doclist li { display: flex; flex-direction: column; padding: .45rem .2rem;
   border-bottom: 1px solid var(--border-color-primary); overflow-wrap: anywhere; }
-#rag-docs .rag-title { font-weight: 600; }
-#rag-docs .rag-meta, #rag-doc-text .rag-meta { color: var(--body-text-color-subdued); font-size: .85rem; }
-#rag-docs .rag-doc { font-family: var(--font-mono); font-size: .72rem; color: var(--body-text-color-subdued); }
+.rag-listbox .rag-title { font-weight: 600; }
+.rag-listbox .rag-meta, #rag-doc-text .rag-meta { color: var(--body-text-color-subdued); font-size: .85rem; }
+.rag-listbox .rag-doc { font-family: var(--font-mono); font-size: .72rem; color: var(--body-text-color-subdued); }
 #rag-doc-text .rag-doctext { border: 1px solid var(--border-color-primary); border-radius: 8px; padding: .5rem .8rem; }
 #rag-doc-text .rag-doctext h3 { margin: .2rem 0; }
-#rag-report .rag-fail, #rag-report .rag-fail * { color: #991b1b; }
+.rag-reportbox .rag-fail, .rag-reportbox .rag-fail * { color: #991b1b; }
 #rag-chat { height: var(--rag-chat-h, 520px) !important; max-height: var(--rag-chat-h, 520px) !important; }
 /* the chat's trash icon has a column of its own: messages scrolled under it no longer sit beneath it */
 #rag-chat .bubble-wrap { padding-right: 34px; }
 #rag-chat .rag-elapsed { font-variant-numeric: tabular-nums; color: var(--body-text-color-subdued);
   font-size: .85em; margin-left: .15rem; }
 #rag-chat .rag-slow { margin-top: .3rem; font-size: .85rem; color: #92400e; }
-#rag-report .rag-detail { display: inline; font-size: .85rem; }
-#rag-report .rag-detail > summary { display: inline; cursor: pointer; color: var(--body-text-color-subdued); }
-#rag-report .rag-detail code { display: block; margin: .2rem 0 0 0; white-space: pre-wrap; }
+.rag-reportbox .rag-detail { display: inline; font-size: .85rem; }
+.rag-reportbox .rag-detail > summary { display: inline; cursor: pointer; color: var(--body-text-color-subdued); }
+.rag-reportbox .rag-detail code { display: block; margin: .2rem 0 0 0; white-space: pre-wrap; }
 @media (max-width: 700px) {
   .rag-topbar > div:first-child { flex: 1 1 100% !important; }
   .rag-askbar { gap: .3rem !important; }

@@ -30,8 +30,8 @@ def split_addresses(text: str) -> list[str]:
 def _page_html(p: PageResult) -> str:
     if p.status == "failed":
         words, detail = split_detail(p.error)
-        more = (f'<details class="rag-detail"><summary>Technical detail</summary>{esc(detail)}</details>'
-                if detail else "")
+        more = (f' <details class="rag-detail"><summary>Technical detail</summary><code>{esc(detail)}</code>'
+                "</details>" if detail else "")
         return f'<li class="rag-fail">✖ <span class="rag-doc">{esc(p.url)}</span>: {esc(words)}{more}</li>'
     where = ", ".join(x for x in (p.outlet, p.published) if x)
     return (f'<li class="rag-ok">✔ {esc(p.status)}: <b>{esc(p.title)}</b>'
@@ -62,7 +62,7 @@ def feeds_html(feeds: Sequence[Feed]) -> str:
         when = f.last_update.replace("T", " ")[:16] + " UTC" if f.last_update else "not updated yet"
         rows.append(f'<li><span class="rag-title">{esc(f.title or f.url)}</span>'
                     f'<span class="rag-meta">last update: {esc(when)} · {esc(f.last_result or "–")} · '
-                    f'{len(f.hashes)} articles</span><span class="rag-doc">{esc(f.url)}</span></li>')
+                    f'{len(f.hashes)} articles added</span><span class="rag-doc">{esc(f.url)}</span></li>')
     return f'<ul class="rag-doclist rag-feedlist">{"".join(rows)}</ul>'
 
 

@@ -102,7 +102,7 @@ def read_article(html: bytes, url: str) -> WebArticle:
     if not outlet:  # the page's own copyright line names its publisher ("© 2024 The Prairie Sentinel")
         page_text = html_fallback(html)[0]
         outlet = _copyright_holder(page_text)
-    if not (outlet and author and published):  # a byline or dateline near the top ("By Jane Doe", "WASHINGTON (AP) —")
+    if not (outlet and author and published):  # a byline or dateline near the top ("By Jane Doe", "WASHINGTON (AP)")
         page_text = page_text or html_fallback(html)[0]
         found = read_text_meta(_byline_region(page_text, text), title)
         for name in found.found:
@@ -163,7 +163,8 @@ def _outlet_from_title(tag_title: str, headline: str) -> str:
     return ""
 
 
-_COPYRIGHT = re.compile(r"(?:©|\(c\)|copyright)\s*(?:\d{4}(?:\s*[-–]\s*\d{4})?\s*)?(?P<name>[A-Z][\w&'’.\- ]{2,60}?)"
+_COPYRIGHT = re.compile(r"(?:©|\(c\)|copyright)\s*(?:\d{4}(?:\s*[-–]\s*\d{4})?\s*)?"
+                        r"(?P<name>[A-Z][\w&'’.\- ]{2,60}?)"
                         r"(?:\s+\d{4})?\s*(?:[.,·|]|all rights|$)", re.I | re.M)
 
 
@@ -225,7 +226,8 @@ def front_matter(a: WebArticle, feed: str = "") -> dict:
 def save_article(a: WebArticle, settings: Settings, feed: str = "") -> Path:
     """Write (or overwrite: the same address is the same document) the article's two files atomically."""
     path = article_path(a.url, settings)
-    body = "---\n" + yaml.safe_dump(front_matter(a, feed), allow_unicode=True, sort_keys=False) + "---\n" + a.text + "\n"
+    front = yaml.safe_dump(front_matter(a, feed), allow_unicode=True, sort_keys=False)
+    body = "---\n" + front + "---\n" + a.text + "\n"
     _atomic_write(raw_path(path), a.raw)
     _atomic_write(path, body.encode("utf-8"))
     return path

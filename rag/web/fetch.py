@@ -52,7 +52,7 @@ def normalize_url(raw: str) -> str:
         parts = urlsplit("https://" + url)
     if parts.scheme.lower() not in ("http", "https"):
         shown = parts.scheme or "(none)"
-        raise FetchError(f"only http:// and https:// addresses can be fetched, not {shown}: ({_short(url)})")
+        raise FetchError(f"only http:// and https:// addresses can be fetched, not {shown}:")
     if not parts.hostname:
         raise FetchError(f"'{_short(url)}' has no host name")
     netloc = parts.netloc.lower() if "@" not in parts.netloc else parts.netloc

@@ -5,7 +5,7 @@ listed with its last update."""
 from __future__ import annotations
 
 import pytest
-from ui_testkit import CHROMIUM, TIMEOUT_MS, Server, ask, expect
+from ui_testkit import ARTIFACTS, CHROMIUM, TIMEOUT_MS, Server, ask, expect
 from webfixtures import FixtureSite
 
 pytestmark = [
@@ -66,6 +66,8 @@ def test_an_article_added_by_web_address_is_cited_with_outlet_date_and_link(page
         link = card.locator("a.rag-link")
         expect(link).to_have_attribute("href", url)  # the page itself, without the tracking parameters
         expect(link).to_have_attribute("target", "_blank")
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / "ui-web-source.png"))
 
         page.get_by_role("tab", name="Library").click()
         feed = ("<?xml version='1.0'?><rss version='2.0'><channel><title>Courier: local news</title>"
@@ -78,3 +80,4 @@ def test_an_article_added_by_web_address_is_cited_with_outlet_date_and_link(page
         expect(page.locator("#rag-feeds")).to_contain_text("last update:")
         page.get_by_role("button", name="Update now").click()
         expect(page.locator("#rag-feed-report")).to_contain_text("0 new, 1 skipped")
+        page.screenshot(path=str(ARTIFACTS / "ui-web-library.png"), full_page=True)
