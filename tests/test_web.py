@@ -255,6 +255,48 @@ def test_private_addresses_are_refused_unless_allowed(site, library, monkeypatch
     assert "169.254.169.254" in _refused(pipe, settings, hop, fetch_private=False)
 
 
+def test_a_name_that_resolves_elsewhere_when_connecting_is_refused(site, library, monkeypatch):
+    """DNS rebinding: the name passes the check with a public address, then answers with this machine's address
+    when the connection is made. The connection goes only to an address that was checked, so it is refused."""
+    import socket
+
+    pipe, settings = library
+    real = socket.getaddrinfo
+    answers = iter(["93.184.216.34"])
+
+    def rebinding(host, port, *args, **kw):
+        if host != "news.rebind.test":
+            return real(host, port, *args, **kw)
+        ip = next(answers, "127.0.0.1")  # public once, then loopback
+        return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", (ip, port))]
+
+    monkeypatch.setattr(socket, "getaddrinfo", rebinding)
+    url = site.url("/status/404").replace("127.0.0.1", "news.rebind.test")
+    asked = site.count("/status/404")
+    message = _refused(pipe, settings, url, fetch_private=False)
+    assert "on this machine or its local network (127.0.0.1)" in message
+    assert site.count("/status/404") == asked  # the fixture site was never reached
+    # allowed, the connection goes to the address checked, and the site sees the name asked for
+    answers = iter([])
+    assert "HTTP 404" in _refused(pipe, settings, url, fetch_private=True)
+    assert site.count("/status/404") == asked + 1
+
+
+def test_removing_a_web_article_moves_its_fetched_page_too(site, library):
+    pipe, settings = library
+    site.put("/news/removed.html", _article("The lighthouse reopens to visitors in May.", "Lighthouse reopens"))
+    [added] = add_urls([site.url("/news/removed.html")], pipe, settings).pages
+    text = Path(settings.data_dir) / added.doc
+    raw = text.parent / ".raw" / (text.stem + ".html")
+    assert raw.is_file()
+    pipe.remove([added.doc])
+    assert not text.exists() and not raw.exists()
+    trash = Path(settings.trash_path)
+    [moved] = [p for p in trash.iterdir() if p.suffix == ".md"]
+    assert (trash / ".raw" / (moved.stem + ".html")).read_bytes().startswith(b"<html>")
+    assert added.doc not in {d.doc for d in pipe.documents()}
+
+
 def test_a_page_added_again_that_now_fails_keeps_its_earlier_version(site, library):
     pipe, settings = library
     site.put("/news/vanishing.html", _article("The ferry timetable changes in spring.", "Ferry timetable"))
@@ -315,3 +357,20 @@ def test_a_syndicated_story_gives_one_passage_naming_the_other_outlets(site, lib
     assert story() == [(pages[1].doc, [pages[2].outlet])]
     pipe.remove([pages[1].doc])
     assert story() == [(pages[2].doc, [])]  # alone now: no group
+
+
+def test_the_library_tab_stops_following_a_feed_and_keeps_its_articles(site, library):
+    from ui.web import WebSources
+
+    pipe, settings = library
+    url = site.url("/feeds/rss2.xml")
+    follow(url, settings)
+    update(None, pipe, settings)
+    docs = {d.doc for d in pipe.documents()}
+    web = WebSources(pipe, settings, warmup=None, library=None)
+    report, listed, box = web.unfollow("  " + url + " ")
+    assert "No longer following" in report and "stay in the library" in report and box == ""
+    assert "No feeds followed yet" in listed and not FeedList(settings.feeds_path).read()
+    assert {d.doc for d in pipe.documents()} == docs
+    report, _, _ = web.unfollow(url)
+    assert "not following" in report and "rag feed list" not in report  # the CLI's hint is not shown here

@@ -171,6 +171,8 @@ def _build(pipeline: PipelineAPI, settings: Settings, warmup: Warmup | None = No
                                           scale=3, elem_id="rag-feed-url")
                     follow_btn = gr.Button("Follow", scale=0, min_width=100, elem_id="rag-follow")
                     update_btn = gr.Button("Update now", scale=0, min_width=150, elem_id="rag-feed-update")
+                    unfollow_btn = gr.Button("Stop following", scale=0, min_width=150, variant="secondary",
+                                             elem_id="rag-unfollow")
                 feed_report = gr.HTML("", js_on_load=None, elem_id="rag-feed-report", elem_classes="rag-reportbox")
         api_box = gr.Textbox(visible=False)
 
@@ -205,6 +207,8 @@ def _build(pipeline: PipelineAPI, settings: Settings, warmup: Warmup | None = No
             trigger(web.follow, [feed_url], [feed_report, feeds_list, feed_url], api_visibility="private",
                     concurrency_id=LIBRARY_GROUP, concurrency_limit=1
                     ).then(library.view, None, view, api_visibility="private", show_progress="hidden")
+        unfollow_btn.click(web.unfollow, [feed_url], [feed_report, feeds_list, feed_url], api_visibility="private",
+                           concurrency_id=LIBRARY_GROUP, concurrency_limit=1, show_progress="hidden")
         update_btn.click(web.update_now, None, [feed_report, feeds_list], api_name="update_feeds",
                          concurrency_id=LIBRARY_GROUP, concurrency_limit=1
                          ).then(library.view, None, view, api_visibility="private", show_progress="hidden")

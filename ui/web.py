@@ -13,7 +13,7 @@ from rag.errors import RagError, split_detail
 from rag.pipeline_api import PipelineAPI
 from rag.settings import Settings
 from rag.web.add import PageResult, add_urls
-from rag.web.feeds import Feed, FeedList, FeedUpdate, follow, update
+from rag.web.feeds import Feed, FeedList, FeedUpdate, follow, unfollow, update
 from ui.render import esc
 from ui.warmup import Warmup
 
@@ -124,6 +124,21 @@ class WebSources:
             return f'<div class="rag-report"><p class="rag-fail">✖ {esc(split_detail(str(e))[0])}</p></div>', \
                 self.feeds(), gr.skip()
         html = self._update([feed.url], progress)
+        return html, self.feeds(), ""
+
+    def unfollow(self, url: str) -> tuple[str, str, Any]:
+        """(report, feed list, feed box): stop following the feed in the box; its articles stay."""
+        url = (url or "").strip()
+        if not url:
+            gr.Warning("Type or paste the address of the feed to stop following, as listed above.")
+            return "", self.feeds(), gr.skip()
+        try:
+            feed = unfollow(url, self.settings)
+        except RagError as e:
+            words = split_detail(str(e))[0].split("; 'rag feed list'", 1)[0]
+            return f'<div class="rag-report"><p class="rag-fail">✖ {esc(words)}</p></div>', self.feeds(), gr.skip()
+        html = (f'<div class="rag-report"><p class="rag-ok">✔ No longer following {esc(feed.title or feed.url)}; '
+                "the articles it brought stay in the library (remove them from the list above).</p></div>")
         return html, self.feeds(), ""
 
     def update_now(self, progress: gr.Progress = gr.Progress()) -> tuple[str, str]:

@@ -19,6 +19,7 @@ from rag.models import sha256_file
 log = logging.getLogger(__name__)
 
 LEDGER = "ledger.json"
+RAW_DIR = ".raw"  # a web article's page as fetched, beside its text file
 
 
 def under(path: str | Path, roots: Sequence[Path]) -> bool:
@@ -83,6 +84,7 @@ def trash_sources(sources: dict[str, str], trash_dir: Path, roots: Sequence[Path
             notes.append(f"{doc_id}: could not move {src} to {trash_dir} ({e.strerror or e}); move or delete it, "
                          "or the next ingest adds it back.")
             continue
+        _move_raw(path, dest)
         ledger[dest.name] = {"doc": doc_id, "place": str(place), "sha256": digest}
         log.info("moved %s to %s", src, dest)
         notes.append(f"{doc_id}: moved {src} to {dest}")
@@ -92,6 +94,19 @@ def trash_sources(sources: dict[str, str], trash_dir: Path, roots: Sequence[Path
         except OSError as e:  # only costs a re-upload its old id
             log.warning("could not update %s: %s", Path(trash_dir) / LEDGER, e)
     return notes
+
+
+def _move_raw(path: Path, dest: Path) -> None:
+    """A web article's page as fetched (`.raw/<stem>.html` beside it) goes with it, into the trash's `.raw/`."""
+    raw_dir = path.parent / RAW_DIR
+    for raw in sorted(raw_dir.iterdir()) if raw_dir.is_dir() else []:
+        if raw.stem != path.stem or not raw.is_file():
+            continue
+        try:
+            (dest.parent / RAW_DIR).mkdir(exist_ok=True)
+            shutil.move(str(raw), str(dest.parent / RAW_DIR / (dest.stem + raw.suffix)))
+        except OSError as e:
+            log.warning("could not move %s to the trash: %s", raw, e)
 
 
 def former_place(trash_dir: Path, name: str, upload: Path, roots: Sequence[Path]) -> Path | None:

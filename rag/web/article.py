@@ -19,6 +19,7 @@ import yaml
 from rag.errors import FetchError
 from rag.ingest.dateline import is_role, read_text_meta
 from rag.ingest.html_text import html_fallback, trafilatura_module
+from rag.ingest.trash import RAW_DIR
 from rag.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -208,7 +209,7 @@ def article_path(url: str, settings: Settings) -> Path:
 
 
 def raw_path(md_path: Path) -> Path:
-    return md_path.parent / ".raw" / (md_path.stem + ".html")
+    return md_path.parent / RAW_DIR / (md_path.stem + ".html")
 
 
 def front_matter(a: WebArticle, feed: str = "") -> dict:

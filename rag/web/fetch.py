@@ -70,23 +70,56 @@ def _blocked(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
             or ip.is_unspecified or not ip.is_global)
 
 
-def check_host(url: str, settings: Settings) -> None:
-    """Refuse a host that is (or resolves to) an address on this machine or a private network."""
-    host = urlsplit(url).hostname or ""
-    port = urlsplit(url).port or (443 if url.startswith("https") else 80)
+def resolve(host: str, port: int, settings: Settings) -> list[str]:
+    """The addresses `host` may be reached at: all of them, or none (an error) when one is on this machine or a
+    private network and `RAG_FETCH_PRIVATE` is off."""
     try:
         infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     except (socket.gaierror, UnicodeError) as e:
         raise FetchError(with_detail(f"the host name '{host}' could not be found: check the address, or the "
                                      "connection to the internet", str(e))) from e
-    if settings.fetch_private:
-        return
-    for info in infos:
-        ip = ipaddress.ip_address(info[4][0].split("%", 1)[0])
-        if _blocked(ip):
-            raise FetchError(f"'{host}' is an address on this machine or its local network ({ip}); such addresses "
-                             "are not fetched unless RAG_FETCH_PRIVATE=1 is set (a shared chat page must not reach "
-                             "into your network)")
+    addresses = list(dict.fromkeys(str(info[4][0]).split("%", 1)[0] for info in infos))
+    if not settings.fetch_private:
+        for address in addresses:
+            ip = ipaddress.ip_address(address)
+            if _blocked(ip):
+                raise FetchError(f"'{host}' is an address on this machine or its local network ({ip}); such "
+                                 "addresses are not fetched unless RAG_FETCH_PRIVATE=1 is set (a shared chat page "
+                                 "must not reach into your network)")
+    return addresses
+
+
+def check_host(url: str, settings: Settings) -> None:
+    """Refuse a host that is (or resolves to) an address on this machine or a private network."""
+    parts = urlsplit(url)
+    resolve(parts.hostname or "", parts.port or (443 if parts.scheme == "https" else 80), settings)
+
+
+def _transport(settings: Settings):
+    """An httpx transport that connects only to an address it has just checked: the check and the connection use
+    one name lookup, so a host whose DNS answer changes between the two (DNS rebinding) cannot slip through."""
+    import httpcore
+    import httpx
+
+    class CheckedBackend(httpcore.SyncBackend):
+        def connect_tcp(self, host: str, port: int, timeout: float | None = None, local_address: str | None = None,
+                        socket_options=None):
+            addresses = resolve(host, port, settings)
+            last: Exception | None = None
+            for address in addresses:  # as the system's own connect does: the next address when one fails
+                try:
+                    return super().connect_tcp(address, port, timeout, local_address, socket_options)
+                except httpcore.ConnectError as e:
+                    last = e
+            raise last or httpcore.ConnectError(f"no address for {host}")
+
+    transport = httpx.HTTPTransport(trust_env=False)
+    pool = getattr(transport, "_pool", None)
+    if not isinstance(pool, httpcore.ConnectionPool) or not hasattr(pool, "_ssl_context"):  # pragma: no cover
+        log.warning("this httpx cannot pin checked addresses; names are checked before each request only")
+        return transport
+    transport._pool = httpcore.ConnectionPool(ssl_context=pool._ssl_context, network_backend=CheckedBackend())
+    return transport
 
 
 def fetch(url: str, settings: Settings, *, accept: tuple[str, ...] = HTML_TYPES, what: str = "web page",
@@ -105,7 +138,8 @@ def fetch(url: str, settings: Settings, *, accept: tuple[str, ...] = HTML_TYPES,
     seen = [start]
     current = start
     timeout = httpx.Timeout(settings.fetch_timeout_s)
-    with httpx.Client(follow_redirects=False, timeout=timeout, trust_env=False) as client:
+    with httpx.Client(follow_redirects=False, timeout=timeout, trust_env=False,
+                      transport=_transport(settings)) as client:
         while True:
             check_host(current, settings)
             try:
