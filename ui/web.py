@@ -134,9 +134,12 @@ class WebSources:
             return "", self.feeds(), gr.skip()
         try:
             feed = unfollow(url, self.settings)
-        except RagError as e:
-            words = split_detail(str(e))[0].split("; 'rag feed list'", 1)[0]
-            return f'<div class="rag-report"><p class="rag-fail">✖ {esc(words)}</p></div>', self.feeds(), gr.skip()
+        except RagError as e:  # not a web address
+            return f'<div class="rag-report"><p class="rag-fail">✖ {esc(split_detail(str(e))[0])}</p></div>', \
+                self.feeds(), gr.skip()
+        if feed is None:
+            return f'<div class="rag-report"><p class="rag-fail">✖ not following {esc(url)}</p></div>', \
+                self.feeds(), gr.skip()
         html = (f'<div class="rag-report"><p class="rag-ok">✔ No longer following {esc(feed.title or feed.url)}; '
                 "the articles it brought stay in the library (remove them from the list above).</p></div>")
         return html, self.feeds(), ""

@@ -100,9 +100,12 @@ def feed_list_cmd(ctx: click.Context) -> None:
 @friendly
 def feed_remove_cmd(ctx: click.Context, url: str) -> None:
     """Stop following the feed at URL (its articles stay in the library; 'rag remove' drops those)."""
+    from rag.errors import FetchError
     from rag.web.feeds import unfollow
 
     feed = unfollow(url, ctx.obj["settings"])
+    if feed is None:
+        raise FetchError(f"not following {url}; 'rag feed list' shows the feeds followed")
     click.echo(f"no longer following {feed.title or feed.url}")
 
 

@@ -19,7 +19,6 @@ from rag.models import sha256_file
 log = logging.getLogger(__name__)
 
 LEDGER = "ledger.json"
-RAW_DIR = ".raw"  # a web article's page as fetched, beside its text file
 
 
 def under(path: str | Path, roots: Sequence[Path]) -> bool:
@@ -96,17 +95,21 @@ def trash_sources(sources: dict[str, str], trash_dir: Path, roots: Sequence[Path
     return notes
 
 
+def raw_path(path: Path) -> Path:
+    """Where a web article's page as fetched is kept: a hidden `.raw/` folder beside its text file."""
+    return path.parent / ".raw" / (path.stem + ".html")
+
+
 def _move_raw(path: Path, dest: Path) -> None:
-    """A web article's page as fetched (`.raw/<stem>.html` beside it) goes with it, into the trash's `.raw/`."""
-    raw_dir = path.parent / RAW_DIR
-    for raw in sorted(raw_dir.iterdir()) if raw_dir.is_dir() else []:
-        if raw.stem != path.stem or not raw.is_file():
-            continue
-        try:
-            (dest.parent / RAW_DIR).mkdir(exist_ok=True)
-            shutil.move(str(raw), str(dest.parent / RAW_DIR / (dest.stem + raw.suffix)))
-        except OSError as e:
-            log.warning("could not move %s to the trash: %s", raw, e)
+    """A web article's fetched page goes to the trash with its text file."""
+    raw, target = raw_path(path), raw_path(dest)
+    if not raw.is_file():
+        return
+    try:
+        target.parent.mkdir(exist_ok=True)
+        shutil.move(str(raw), str(target))
+    except OSError as e:
+        log.warning("could not move %s to the trash: %s", raw, e)
 
 
 def former_place(trash_dir: Path, name: str, upload: Path, roots: Sequence[Path]) -> Path | None:

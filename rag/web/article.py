@@ -19,7 +19,7 @@ import yaml
 from rag.errors import FetchError
 from rag.ingest.dateline import is_role, read_text_meta
 from rag.ingest.html_text import html_fallback, trafilatura_module
-from rag.ingest.trash import RAW_DIR
+from rag.ingest.trash import raw_path
 from rag.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -206,10 +206,6 @@ def article_path(url: str, settings: Settings) -> Path:
     digest = hashlib.sha1(url.encode("utf-8")).hexdigest()[:8]
     site = _slug(_site(p.hostname or "") + (f"-{p.port}" if p.port else ""), 80)
     return settings.web_path / site / f"{stem}-{digest}.md"
-
-
-def raw_path(md_path: Path) -> Path:
-    return md_path.parent / RAW_DIR / (md_path.stem + ".html")
 
 
 def front_matter(a: WebArticle, feed: str = "") -> dict:

@@ -177,13 +177,12 @@ def follow(url: str, settings: Settings) -> Feed:
         return feed
 
 
-def unfollow(url: str, settings: Settings) -> Feed:
-    """Stop following a feed; the articles it brought stay in the library."""
+def unfollow(url: str, settings: Settings) -> Feed | None:
+    """Stop following a feed (None: it was not followed); the articles it brought stay in the library."""
     with FeedList(settings.feeds_path).locked() as feeds:
         feed = find(feeds, normalize_url(url))
-        if feed is None:
-            raise FetchError(f"not following {url}; 'rag feed list' shows the feeds followed")
-        feeds.remove(feed)
+        if feed is not None:
+            feeds.remove(feed)
         return feed
 
 
