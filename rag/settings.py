@@ -77,6 +77,12 @@ class Settings:
     choose_weight: float = 3.0  # the retrieval score's weight beside log P(the reader picks the sentence)
     read_tries: int = 2  # choices read, best first, until one gives a sentence the judge lets through
     read_share: float = 0.25  # a "why" question also reads sentences the reader rates this close to the best
+    # after the reader's NONE, the best units (by choice, this retrieval score or more) read one at a time before
+    # refusing: a refusal comes after reading, not before it
+    none_reads: int = 2
+    none_read_score: float = 0.0
+    part_tokens: int = 60  # one sentence per part of a why/compare/what-about answer
+    part_floor: float = 0.0  # a part's unit scores at least this share of the best unit's score
     judge_threshold: float = 0.65  # the judge's P(yes) below which a written sentence is not shown (fitted)
     judge_model: bool = True  # ask the reader to judge each sentence (off: the rules alone)
     # ...unless a sentence restates the question: this share of its terms (IDF-weighted) and this cosine

@@ -131,12 +131,13 @@ def test_model_refusal_says_the_articles_dont_say(pipeline):
         assert pipeline.document_text(c.doc)[c.start : c.end] == c.quote
 
 
-def test_refusal_from_the_models_probability_skips_generation(pipeline):
+def test_refusal_from_the_models_probability_comes_after_reading(pipeline):
     pipeline.gen.probs = {"NONE": 0.6}
-    pipeline.gen.enqueue("There were 34 warplanes [1].")
+    pipeline.gen.enqueue("There were 34 warplanes [1].", "NONE")
     a = pipeline.answer("How many warplanes did Russia send to Syria?")
-    assert a.refused and "34" not in a.answer
-    assert not pipeline.gen.history and pipeline.gen.replies  # the model was never asked to write
+    assert a.refused and "34" not in a.answer  # what the reader wrote after its NONE did not hold up
+    # the best units were read one at a time, each alone, before refusing
+    assert 1 <= len(pipeline.gen.history) <= 2 and all("NONE" in h[0]["content"] for h in pipeline.gen.history)
     pipeline.gen.probs = {"NONE": 0.01, "1": 0.9}  # the reader picks sentence 1 and is sure one answers
     pipeline.gen.replies.clear()
     pipeline.gen.enqueue("A few hours after the quick and unanimous vote.")
@@ -334,3 +335,92 @@ def test_a_stopped_answer_is_not_kept(tracked):
     list(tracked.answer_stream(WHEN, stop=lambda: True))
     tracked.gen.enqueue("Air strikes began a few hours after the quick and unanimous vote [1].")
     assert not tracked.answer(WHEN).stopped
+
+
+# ---------------------------------------------------------------------------- answers with parts
+
+
+class CopyingReader(ScriptedGenerator):
+    """Reads like a careful small reader: given one text, it writes that text's first sentence that holds one of
+    `keys` (or NONE); it counts the reads, so a test can see what was streamed before the last read."""
+
+    def __init__(self, keys=("",), probs=None) -> None:
+        super().__init__(probs=probs)
+        self.keys = keys
+        self.reads = 0
+
+    def stream(self, messages, max_new_tokens=64):
+        self.history.append([dict(m) for m in messages])
+        self.reads += 1
+        text = messages[-1]["content"].split("Text: ", 1)[-1].split("\n\nQuestion:", 1)[0]
+        from rag.ingest.segment import split_sentences
+
+        found = [text[s.start:s.end] for s in split_sentences(text)]
+        reply = next((s for s in found if any(k in s for k in self.keys)), "NONE")
+        for i, w in enumerate(reply.split(" ")):
+            yield w if i == 0 else " " + w
+
+
+def _texts_read(gen) -> list[str]:
+    return [h[-1]["content"].split("Text: ", 1)[1].split("\n\nQuestion:", 1)[0] for h in gen.history]
+
+
+def test_a_why_question_reads_each_part_alone_and_streams_each_as_it_passes(tmp_path, hash_embedder):
+    gen = CopyingReader(keys=("vote", "isolation", "warplanes", "militias", "Obama"))
+    p = make_pipeline(tmp_path, hash_embedder, gen)
+    reads_at_tokens = []
+    events = []
+    for e in p.answer_stream("Why did Russian warplanes start bombing Syria after the vote?"):
+        events.append(e)
+        if e.kind == "token":
+            reads_at_tokens.append(gen.reads)
+    a = events[-1].data
+    assert not a.refused and len(a.citations) >= 2
+    assert 2 <= gen.reads <= 4  # up to four parts, each read on its own
+    docs = {d: p.document_text(d) for d in DOCS}
+    for text in _texts_read(gen):  # each read saw one unit: one span of one article, nothing else
+        assert any(" ".join(text.split()) in " ".join(t.split()) for t in docs.values())
+    assert reads_at_tokens[0] < gen.reads  # the first checked sentence was shown before the last part was read
+    assert_citations_exact(p, a)
+    sentences = [s for s in a.answer.split("]. ") if s]
+    assert len(sentences) == len(a.citations)  # one cited sentence per part
+
+
+def test_parts_that_say_none_lean_back_or_repeat_are_not_shown(tmp_path, hash_embedder):
+    gen = CopyingReader(keys=("They obliged", "The proxies"))  # both open by pointing at a sentence unseen
+    p = make_pipeline(tmp_path, hash_embedder, gen)
+    a = p.answer("Why did the upper house vote and what did the proxies announce?")
+    # neither sentence is shown on its own; the only way either may appear is inside a verbatim quote of its unit,
+    # which brings the sentence it points back to
+    assert not a.answer.startswith(("They obliged", "The proxies announced"))
+    assert gen.reads >= 1
+    assert_citations_exact(p, a) if a.citations else None
+
+
+def test_a_comparison_gives_each_side_its_outlet_and_date(tmp_path, hash_embedder):
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "old.md").write_text("---\ntitle: Harbour plan\noutlet: Harbour Herald\npublished: '2015-10-14'\n---\n"
+                                 "The council wanted a sea wall to protect the old harbour from storms.\n")
+    (data / "new.md").write_text("---\ntitle: Harbour plan, again\noutlet: Coast Wire\npublished: '2020-01-09'\n"
+                                 "---\nThe council now prefers moving the harbour inland to building a sea wall.\n")
+    gen = CopyingReader(keys=("council",))
+    p = Pipeline(Settings(data_dir=data, index_dir=tmp_path / "index", chunk_words=40), embedder=hash_embedder,
+                 generator=gen)
+    a = p.answer("How does the council's harbour plan in 2015 differ from the one in 2020?")
+    assert not a.refused
+    assert a.answer.index("Harbour Herald (Oct 2015): ") < a.answer.index("Coast Wire (Jan 2020): ")
+    assert {c.doc for c in a.citations} == {"old.md", "new.md"}
+    assert_citations_exact(p, a)
+
+
+def test_a_refusal_comes_after_reading_not_before(tmp_path, hash_embedder):
+    gen = CopyingReader(keys=("Obama",), probs={"NONE": 0.9})  # the probe says NONE; the sentence is there
+    p = make_pipeline(tmp_path, hash_embedder, gen)
+    a = p.answer("Who said Russia's air force did not distinguish between moderate rebels and extremists?")
+    assert not a.refused and a.answer.startswith("Obama said") and gen.reads >= 1
+    assert_citations_exact(p, a)
+    gen2 = CopyingReader(keys=("no such words",), probs={"NONE": 0.9})
+    q = make_pipeline(tmp_path / "second", hash_embedder, gen2) if (tmp_path / "second").mkdir() is None else None
+    a2 = q.answer("How many warplanes did Russia send to Syria?")
+    assert a2.refused and a2.answer.startswith("The articles don't say") and 1 <= gen2.reads <= 2

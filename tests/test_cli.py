@@ -60,7 +60,8 @@ def test_search_plain_output(env):
 
 
 def test_ask_json_lines_from_stdin(env):
-    env_gen[-1].enqueue("Putin wanted to end Russia's isolation from the West [1].", "NONE")  # the model refuses
+    env_gen[-1].enqueue("Putin wanted to end Russia's isolation from the West [1].")
+    env_gen[-1].default = "NONE"  # every other read: the model refuses
     r = run("ask", "--json", "-", input="Why did Putin want to end Russia's isolation from the West?\n\n"
                                          "What is the recipe for banana bread?\n")
     assert r.exit_code == 0, r.output

@@ -8,6 +8,7 @@ from rag import pipeline as pipeline_mod
 from rag.cli import cli
 from rag.errors import RagError
 from rag.evaluate import (
+    corpus_half,
     EvalItem,
     evaluate,
     item_split,
@@ -533,3 +534,26 @@ def test_set_folder_refuses_an_index_of_another_corpus(eval_set, tmp_path):
     r = CliRunner().invoke(cli, ["eval", str(eval_set), "--index-dir", str(index)],
                            obj={"pipeline_factory": QuotingPipeline})
     assert r.exit_code == 1 and "outside" in r.output and "x.txt" in r.output
+
+
+def test_corpus_halves_keep_each_question_with_its_passage(tmp_path):
+    """A set with its own corpus splits by passage: each half's questions are about passages of that half only,
+    a question whose passage is not in the corpus stays unanswerable in whichever half its id picks, and the
+    halves are disjoint and complete."""
+    files = [tmp_path / f"p{i:03d}.txt" for i in range(40)]
+    items = [EvalItem(f"q{i}", f"question {i}?", "factoid", evidence=("e",), doc=(f.name,))
+             for i, f in enumerate(files)]
+    items += [EvalItem(f"u{i}", f"unanswerable {i}?", "unanswerable", doc=(f"missing{i}.txt",)) for i in range(10)]
+    items.append(EvalItem("gone", "its passage is gone?", "factoid", evidence=("e",), doc=("gone.txt",)))
+    fit_files, fit = corpus_half(files, items, "fit")
+    rep_files, rep = corpus_half(files, items, "report")
+    assert fit_files and rep_files and not set(fit_files) & set(rep_files)
+    assert set(fit_files) | set(rep_files) == set(files)
+    for half_files, half in ((fit_files, fit), (rep_files, rep)):
+        names = {f.name for f in half_files}
+        assert all(it.doc[0] in names for it in half if it.answerable)
+        assert len([it for it in half if it.answerable]) == len(half_files)
+    assert {it.id for it in fit if not it.answerable} | {it.id for it in rep if not it.answerable} == \
+        {f"u{i}" for i in range(10)}
+    assert "gone" not in {it.id for it in fit + rep}  # answerable, but about no passage of the corpus
+    assert corpus_half(files, items, "all") == (files, items)

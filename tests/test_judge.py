@@ -18,6 +18,9 @@ QUOTE_RATHER = "Rather than raising fares, the transit board cut two night route
 QUOTE_OVER = "The strike drew more than 4,000 workers to the square on March 3, organisers said."
 QUOTE_HEDGE = "The fire was reportedly started by a faulty heater in the kitchen."
 QUOTE_DENIED = "Police said a guard had opened the gate, a claim the security firm denied."
+QUOTE_TRYING = "Instead of waiting for the state, the town was trying to rebuild the pier before the summer season."
+QUOTE_SAID = "“Our port does not plan ahead,” says harbour master Ines Varga. “It reacts to each storm.”"
+QUOTE_UNWILLING = "Volunteers from two villages filled the sandbags that the county did not want to pay for."
 
 
 @pytest.mark.parametrize("claim, quote, kind", [
@@ -33,6 +36,8 @@ QUOTE_DENIED = "Police said a guard had opened the gate, a claim the security fi
     ("The security firm confirmed that a guard opened the gate.", QUOTE_DENIED, REVERSED),
     ("Council member Ruth Kline proposed closing the old bridge to trucks.", QUOTE_PLAN, WRONG_PERSON),
     ("The transit board did not cut night routes.", QUOTE_RATHER, REVERSED),
+    ("The town rebuilt the pier before the summer season.", QUOTE_TRYING, PROPOSAL),
+    ("The county agreed to pay for the sandbags.", QUOTE_UNWILLING, REVERSED),
 ])
 def test_rules_catch_what_a_reader_gets_wrong(claim, quote, kind):
     failure = rule_failure(claim, quote)
@@ -47,6 +52,12 @@ def test_rules_catch_what_a_reader_gets_wrong(claim, quote, kind):
     ("The fire was reportedly caused by a faulty kitchen heater.", QUOTE_HEDGE),
     ("The security firm denied that a guard had opened the gate.", QUOTE_DENIED),
     ("Omar Haddad", QUOTE_RATHER),  # a bare phrase answer
+    # a goal given as the purpose of what was done is not a plan told as done
+    ("The town acted on its own to rebuild the pier before the summer season.", QUOTE_TRYING),
+    # a word inside the speaker's quotation, reported as said, is no plan
+    ("Ines Varga said the port does not plan ahead but reacts to each storm.", QUOTE_SAID),
+    # the negation is about what the county would not pay for, not about the volunteers' work
+    ("Volunteers from two villages filled the sandbags.", QUOTE_UNWILLING),
 ])
 def test_rules_let_faithful_claims_through(claim, quote):
     assert rule_failure(claim, quote) is None
@@ -62,11 +73,27 @@ def test_rules_let_faithful_claims_through(claim, quote):
     ("How many workers joined the strike?", "More than 4,000.", False),
     ("What is the name of the bridge?", "the old bridge", True),
     ("Why did the board cut routes?", "The board cut routes.", False),  # "why" is the model's to judge
+    # the person must be the one doing what was asked, not someone the question names in another role
+    ("Which county official ordered the closure of the harbour?", "Omar Haddad, the harbour master", False),
+    ("Which county official closed the harbour of Omar Haddad?", "Omar Haddad, the harbour master", True),
+    ("Who did Ortiz send to the council?", "Ortiz's chief of staff", False),
+    ("Who did Ortiz send to the council?", "Lena Ortiz", True),
+    # a time or number the question itself gives is no answer to it
+    ("When in 2024 did the strike begin?", "In 2024.", True),
+    ("When in 2024 did the strike begin?", "On March 3, 2024.", False),
 ])
 def test_answer_gap_names_what_the_question_asks_for(question, answer, missing):
     assert bool(answer_gap(question, answer)) == missing
     if missing:
         assert rule_failure(answer, answer, question)[0] == NOT_ANSWER
+
+
+def test_the_questions_own_numbers_and_names_are_its_premise():
+    quote = "Workers left the plant at noon, the union's Ada Brandt said."
+    q = "Why did workers at the Kessel plant walk out in March 2024?"
+    claim = "Workers at the Kessel plant left at noon in March 2024."
+    assert rule_failure(claim, quote, q) is None  # said in the question, not claimed from the quote
+    assert rule_failure(claim, quote)[0] in (NUMBER, WRONG_PERSON)  # without the question, it is made up
 
 
 def test_the_models_yes_probability_decides_what_the_rules_pass():

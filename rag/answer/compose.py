@@ -20,11 +20,15 @@ from concurrent.futures import ThreadPoolExecutor
 
 from rag import prompts
 from rag.answer.context import AnswerCache, IndexContext, replay
-from rag.answer.draft import Draft, attach_markers, draft_sentences, plain_start, strip_markers
+from rag.answer.draft import REFUSAL_TEXT, Draft, asked_to_stop, attach_markers, draft_sentences, plain_start, \
+    strip_markers
 from rag.answer.choose import Choice, choose, choose_messages
 from rag.answer.evidence import Unit, unresolved_pronoun
 from rag.answer.followup import rewrite_query
 from rag.answer.judge import answer_gap, judge, judge_messages
+from rag.answer.explain import Explaining
+from rag.answer.parts import Part
+from rag.answer.shape import question_shape
 from rag.answer.verify import check_sentence
 from rag.cpu import ANSWERS
 from rag.errors import EmptyQuestionError
@@ -36,14 +40,9 @@ log = logging.getLogger(__name__)
 
 MAX_ANSWER_SENTENCES = 3
 MAX_DRAFT_SENTENCES = 5  # the model may write a sentence that fails; stop it after this many
-# How a reader model says "the sentences don't say" when it does not use the word it was asked to use.
-REFUSAL_TEXT = re.compile(r"^\W*(none\b|no\b[^.]*\b(answer|information|mention)|(the )?(sentences|articles|text|"
-                          r"quotes)\s+(do|does|did)\s*n[o']t|there is no|it is not (mentioned|stated|said|clear)|"
-                          r"(this|that) is not (mentioned|stated)|not (mentioned|stated|specified|given|provided)|"
-                          r"i (do not|don't|cannot|can't) (know|find|answer))", re.I)
 
 
-class Answerer:
+class Answerer(Explaining):
     def __init__(self, pipeline) -> None:
         self.pipeline = pipeline
         self.settings = pipeline.settings
@@ -132,7 +131,7 @@ class Answerer:
             return StreamEvent("answer", Answer(question, text, refused, citations, passages, query, timings,
                                                 notice, stopped))
 
-        if _asked_to_stop(stop):
+        if asked_to_stop(stop):
             yield finish("", False, [], stopped=True)
             return
         if not units:
@@ -144,6 +143,10 @@ class Answerer:
         yield StreamEvent("writing", None)
         gen = self.pipeline.generator
         s = self.settings
+        shape = question_shape(query)
+        if shape.parts:
+            yield from self._explain(ctx, question, query, shape, passages, units, stop, timings, t0, finish)
+            return
         choice = choose(gen, query, units, s.choose_weight)
         units = units[:len(choice.p)]
         timings["read_ms"] = (time.perf_counter() - t0) * 1000  # choosing is reading the evidence once
@@ -151,7 +154,18 @@ class Answerer:
         if refused:
             stated = self._states_the_answer(ctx, query, units)
             if stated is None:
-                log.info("refusing %r (p_none=%.3f)", question, choice.p_none)
+                # refuse after reading, not before: the best units by retrieval are read one at a time (the reader
+                # may say NONE) and whatever the judge lets through is the answer
+                order = [i for i in choice.order if units[i].score >= s.none_read_score][:s.none_reads]
+                parts = [Part(i) for i in order]
+                log.info("the reader sees no answer to %r (p_none=%.3f): reading %d units", question,
+                         choice.p_none, len(parts))
+                draft, numbers, citations = Draft(), {}, []
+                stopped = yield from self._read_parts(ctx, query, units, parts, draft, stop, timings, t0, numbers,
+                                                      citations, question_form=True, most=1)
+                if draft.kept or stopped:
+                    yield finish(self._text(draft, numbers), False, citations, stopped=stopped)
+                    return
                 text, citations = self._refusal(ctx, query, units, choice)
                 yield StreamEvent("token", text)
                 yield finish(text, True, citations)
@@ -222,7 +236,7 @@ class Answerer:
         stopped = False
         try:
             for piece in pieces:
-                if _asked_to_stop(stop):
+                if asked_to_stop(stop):
                     stopped = True
                     break
                 timings.setdefault("generate_first_ms", (time.perf_counter() - t0) * 1000)
@@ -238,7 +252,7 @@ class Answerer:
                 timings.setdefault("first_token_ms", (time.perf_counter() - t0) * 1000)
                 yield StreamEvent("token", self._render(ctx, kept, units, numbers, citations,
                                                         first=len(draft.kept) == 1) + " ")
-                if _asked_to_stop(stop):
+                if asked_to_stop(stop):
                     return True
         return stopped
 
@@ -261,8 +275,8 @@ class Answerer:
             if len(draft.kept) >= MAX_ANSWER_SENTENCES:
                 return
 
-    def _verify(self, ctx: IndexContext, query: str, sentence: str, units: Sequence[Unit], picked: list[int]
-                ) -> list[int] | None:
+    def _verify(self, ctx: IndexContext, query: str, sentence: str, units: Sequence[Unit], picked: list[int],
+                question_form: bool = True) -> list[int] | None:
         """The chosen units (one, or two it joins) that support `sentence`: its words, names and numbers are there
         (verify), no rule of the judge finds it reversed, hedged, planned or not an answer, and the reader judges
         it stated."""
@@ -274,13 +288,14 @@ class Answerer:
         s = self.settings
         gen = self.pipeline.generator if s.judge_model else None
         support = check_sentence(sentence, [units[i].text for i in picked], [units[i].paragraph for i in picked],
-                                 vec, ev_vecs, given=given, negation=False)  # the judge compares negation
+                                 vec, ev_vecs, given=given, negation=False,  # the judge compares negation
+                                 premise=query)
         if not support.ok:  # where the words are
             log.debug("draft sentence %r against units %s: %s", sentence, picked, support.reason)
             return None
         sources = sorted((picked[j] for j in support.sources), key=lambda i: (units[i].doc, units[i].start))
         quote = " ".join(units[i].text for i in sources)  # a sentence may join two of the chosen sentences
-        verdict = judge(gen, sentence, quote, question=query, threshold=s.judge_threshold)
+        verdict = judge(gen, sentence, quote, question=query if question_form else "", threshold=s.judge_threshold)
         log.debug("draft sentence %r against units %s: %s", sentence, sources, verdict)
         if verdict.supported:
             return sources
@@ -332,9 +347,6 @@ class Answerer:
         text = f"{self.messages['refusal']} {self.messages['refusal_closest']} {attach_markers(closest, '[1]')}"
         return text, [self._citation(ctx, 1, best)]
 
-
-def _asked_to_stop(stop: Stop | None) -> bool:
-    return stop is not None and bool(stop())
 
 
 def read_messages(question: str, texts: Sequence[str]) -> list[dict]:

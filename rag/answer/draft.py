@@ -15,6 +15,18 @@ _DANGLING = re.compile(r"^(indeed|but|and|however|still|so(?! far| much| many)|y
                        r"instead(?! of)|thus|rather(?! than)|in fact|after all)\b,?\s+", re.I)
 
 
+# How a reader model says "the sentences don't say" when it does not use the word it was asked to use.
+REFUSAL_TEXT = re.compile(r"^\W*(none\b|no\b[^.]*\b(answer|information|mention)|(the )?(sentences|articles|text|"
+                          r"quotes)\s+(do|does|did)\s*n[o']t|there is no|it is not (mentioned|stated|said|clear)|"
+                          r"(this|that) is not (mentioned|stated)|not (mentioned|stated|specified|given|provided)|"
+                          r"i (do not|don't|cannot|can't) (know|find|answer))", re.I)
+
+
+def asked_to_stop(stop) -> bool:
+    """Whether the user's stop() (or none) says to end the answer now."""
+    return stop is not None and bool(stop())
+
+
 @dataclass
 class Draft:
     """What the model has written so far, and which of its sentences were already judged."""

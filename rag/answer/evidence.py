@@ -173,7 +173,8 @@ class EvidenceSelector:
         return sum(self.weight(t) for t in q_terms if any(same_word(t, w) for w in s_terms)) / total
 
     def select(self, query: str, passages: Sequence[Passage], documents: dict[str, Document],
-               sentence_index: dict[str, list[tuple[int, int]]], max_units: int | None = None) -> list[Unit]:
+               sentence_index: dict[str, list[tuple[int, int]]], max_units: int | None = None,
+               rank_penalty: float | None = None) -> list[Unit]:
         """The best evidence units for `query` (at most `max_units`, none overlapping), in reading order."""
         cands = _candidates(passages, documents)
         if not cands:
@@ -182,10 +183,11 @@ class EvidenceSelector:
         qv = self.embedder.embed([query])[0]
         dense = self.vectors.get(cands) @ qv
         ranks = _best_ranks(passages)
+        penalty = self.rank_penalty if rank_penalty is None else rank_penalty
         scored = []
         for (doc, a, b, t), d in zip(cands, dense):
             lexical = self.coverage(q_terms, t)
-            score = self.dense_weight * float(d) + (1 - self.dense_weight) * lexical - self.rank_penalty * (ranks[doc, a] - 1)
+            score = self.dense_weight * float(d) + (1 - self.dense_weight) * lexical - penalty * (ranks[doc, a] - 1)
             scored.append((score, float(d), lexical, doc, a, b))
         scored.sort(key=lambda x: -x[0])
         units: list[Unit] = []
@@ -247,6 +249,16 @@ def _widen(text: str, start: int, end: int, spans: list[tuple[int, int]]) -> tup
     if nxt and (ATTRIBUTES_BACK.match(text[nxt[0][0]:nxt[0][1]]) or text[start:end].rstrip().endswith(":")):
         end = nxt[0][1]  # "..., says X" after it, or what it announces with a colon (even a new paragraph)
     return start, end
+
+
+def read_on(unit: Unit, text: str, spans: list[tuple[int, int]]) -> Unit:
+    """The unit with the sentence after it when that one leans on it ("... there were a few theories. He needed
+    to prop up Assad ..."): read alone, the unit would stop before what it announces."""
+    nxt = [(a, b) for a, b in spans if a >= unit.end]
+    if not nxt or "\n" in text[unit.end:nxt[0][0]] or not leans_back(text[nxt[0][0]:nxt[0][1]]):
+        return unit
+    end = nxt[0][1]
+    return Unit(unit.doc, unit.start, end, text[unit.start:end], unit.paragraph, unit.dense, unit.lexical, unit.score)
 
 
 def _paragraph(text: str, a: int, b: int) -> str:

@@ -16,6 +16,7 @@ import re
 from dataclasses import dataclass
 
 from rag import prompts
+from rag.answer.evidence import SAYS
 from rag.answer.verify import NEGATION, number_phrases, phrase_pattern
 from rag.text import COMMON_CAPITALISED, names_in, same_word, tokenize
 
@@ -43,6 +44,12 @@ _MODAL = re.compile(r"\b(propos\w*|suggest\w*|offer\w*|plan|plans|planned|planni
 _REJECTS = re.compile(r"\b(rather than|instead of|not (?:just|only|simply|merely)|far from|no longer|"
                       r"(?:denied|denies|deny|rejected|rejects|dismissed|dismisses)(?: that)?|"
                       r"not because|contrary to)\b([^.;:!?—–]*?)(?=[,.;:!?—–]|\bbut\b|$)", re.I)
+# what someone tries, aims, wants or hopes to do: a claim may give it as the purpose of what was done
+_GOAL = re.compile(r"tries|tried|trying|attempt\w*|aim\w*|seek\w*|sought|want\w*|intend\w*|hop(?:e|es|ed|ing)|"
+                   r"push(?:es|ed|ing)? for", re.I)
+_PURPOSE = re.compile(r"\b(in order to|so as to|in an? (?:effort|attempt|bid) to|aim(?:s|ed|ing)? to|"
+                      r"(?:want|hope|seek|tr)(?:s|ed|ied|ies|ing)? to|sought to|to)\s+([\w’'-]+)", re.I)
+_NOT_BEFORE = re.compile(r"\b(not|never|no|n[o’']t)\s*$", re.I)
 _DENIAL = re.compile(r"\b(den(?:y|ies|ied|ial)|dismiss(?:es|ed)?|reject(?:s|ed)?|refut(?:es|ed)|disput(?:es|ed))\b",
                      re.I)
 _WEAK = re.compile(r"\b(might|may|possibly|perhaps)\b", re.I)
@@ -68,6 +75,12 @@ _PERSON_NOUN = re.compile(r"\b(president|minister|leader|official|officials|gene
                           r"representative|governor|mayor|analyst|expert|author|writer|actor|actress|singer|"
                           r"player|journalist|reporter|editor|founder|ceo|chairman|premier|chancellor|he|she)\b",
                           re.I)
+# "which U.S. official ...", "what Russian lawmaker ...": a who-question in other words
+_WHICH_PERSON = re.compile(r"^\W*(which|what)(\s+[\w.’'-]+){0,3}?\s+(officials?|leaders?|person|man|woman|people|"
+                           r"ministers?|president|lawmakers?|politicians?|diplomats?|generals?|commanders?|"
+                           r"spokes\w+|analysts?|experts?|advis[eo]rs?|ambassadors?|envoys?)\b", re.I)
+_NAME_RUN = re.compile(r"(?:[A-Z][\w’'-]+\s+){0,3}[A-Z][\w’'-]+")
+_DEMONYM = re.compile(r"(ian|ean|ese|ish)$")
 _MONTH = re.compile(r"\b(January|February|March|April|May|June|July|August|September|October|November|December|"
                     r"Jan|Feb|Mar|Apr|Jun|Jul|Aug|Sept?|Oct|Nov|Dec)\b")
 _WORD_NUMBERS = ("hundreds", "thousands", "millions", "billions", "dozens", "dozen", "hundred", "thousand",
@@ -95,7 +108,8 @@ def rule_failure(claim: str, quote: str, question: str = "") -> tuple[str, str] 
     if len(claim.split()) <= PHRASE_WORDS:  # a bare phrase ("Casey Donovan", "over 80%") asserts no clause of its
         checks = (_numbers, _qualifiers, _names)  # own: negation, plans and reversals are the model's to judge
     for check in checks:
-        failure = check(claim, flat_quote)
+        # numbers and names the question itself gives are its premise, not the claim's news
+        failure = check(claim, f"{flat_quote} {question}" if question and check in (_numbers, _names) else flat_quote)
         if failure:
             return failure
     if question:
@@ -109,12 +123,24 @@ def answer_gap(question: str, answer: str) -> str:
     """What the question asks for and the answer lacks ("" when nothing is missing)."""
     q = " ".join(question.lower().split())
     own_names = {n.lower() for n in names_in(question)}
+    for p in sorted(number_phrases(question), key=len, reverse=True):  # a time or number the question gave is
+        answer = re.sub(phrase_pattern(p), " ", answer, flags=re.I)     # no answer to it
+    for m in set(_MONTH.findall(question)):
+        answer = re.sub(rf"\b{m}\b", " ", answer)
     new_names = [n for n in names_in(answer) if n.lower() not in own_names and n not in COMMON_CAPITALISED]
     if re.match(r"^\W*(how (many|much|long|old|far|often)|what (number|percentage|share|amount))\b", q):
         return "" if _NUMBER_WORD.search(answer) else "asks how many or how much; the answer has no number"
     if re.match(r"^\W*(when|what (year|date|day|month|time))\b", q):
         return "" if _TIME.search(answer) else "asks when; the answer has no time or date"
-    if re.match(r"^\W*(who|whom|whose)\b", q):
+    if re.match(r"^\W*(who|whom|whose)\b", q) or _WHICH_PERSON.match(q):
+        # "Iranian" names no one; "Lena Ortiz" for a question naming Ortiz is Ortiz
+        theirs = {w for run in _NAME_RUN.findall(answer) if {x.lower() for x in run.split()} & own_names
+                  for w in run.split()}
+        people = [n for n in new_names if not _DEMONYM.search(n) and n not in theirs]
+        # "Putin's chief of staff" names someone else than Putin
+        named = [n for n in names_in(re.sub(r"\b[\w-]+['’]s?(?=\s)", "", answer)) if n not in COMMON_CAPITALISED]
+        if not people and any(n.lower() in own_names for n in named):
+            return "asks who; the answer names only whom the question names (someone in another role)"
         return "" if new_names or _PERSON_NOUN.search(answer) else "asks who; the answer names no one"
     if re.search(r"\b(what|which) (is|was|are|were)? ?(the )?name\b|\bcalled\b|\bnamed?\b", q) and \
             re.match(r"^\W*(what|which)\b", q):
@@ -188,14 +214,21 @@ def _proposal(claim: str, quote: str) -> tuple[str, str] | None:
     claim_modal = _MODAL.search(claim)
     weak_in_claim = _WEAK.search(claim)
     terms = set(tokenize(claim)) - {t for n in names_in(claim) for t in tokenize(n)}
+    quoted = _quoted_spans(quote) if SAYS.search(claim) or _quoted_spans(claim) else []
     for m in _MODAL.finditer(quote):
         if m.group(0)[0].isupper() and quote[:m.start()].rstrip()[-1:] not in ("", ".", "!", "?", "“", '"'):
             continue  # "May" the month, "Will" the name
+        if _NOT_BEFORE.search(quote[max(0, m.start() - 12):m.start()]):
+            continue  # "does not plan", "never wanted": no plan at all (negation is the negation rule's)
+        if any(a <= m.start() < b for a, b in quoted):
+            continue  # the speaker's own words, and the claim reports what was said
         after = re.sub(r"^\W*that\b", "", quote[m.end():])  # "proposed that ...": the clause is its scope
         scope = _SCOPE_END.split(after, maxsplit=1)[0].split()[:SCOPE_WORDS]
         held = [i for i, w in enumerate(scope) for t in tokenize(w) if any(same_word(t, c) for c in terms)]
         if len(held) < 2 and not (held and held[0] < 3):  # two of the claim's words, or the verb it governs
             continue
+        if _GOAL.fullmatch(m.group(0)) and _states_purpose(claim, [scope[i] for i in held]):
+            continue  # "was trying to end X" told as "went in to end X": a purpose, not a deed
         if not claim_modal:
             return PROPOSAL, f"the quote only says {m.group(0)!r}: told as done"
         if _WEAK.fullmatch(m.group(0).lower()) and not weak_in_claim:
@@ -209,6 +242,20 @@ def _proposal(claim: str, quote: str) -> tuple[str, str] | None:
     return None
 
 
+def _quoted_spans(text: str) -> list[tuple[int, int]]:
+    """Where quotation marks enclose someone's words."""
+    return [(m.start(), m.end()) for m in re.finditer(r"“[^”]*”|\"[^\"]*\"", text)]
+
+
+def _states_purpose(claim: str, held_words: list[str]) -> bool:
+    """The claim gives the held words as a purpose ("to end X", "in a bid to end X"), not as done."""
+    for m in _PURPOSE.finditer(claim):
+        verb = tokenize(m.group(2))
+        if verb and any(same_word(verb[0], t) for w in held_words for t in tokenize(w)):
+            return True
+    return False
+
+
 def _negation(claim: str, quote: str) -> tuple[str, str] | None:
     """Negation must agree in the clauses that hold the claim's words (not anywhere in a long quote: "X proposed
     Y, but the council has not voted" does not negate "X proposed Y")."""
@@ -219,7 +266,12 @@ def _negation(claim: str, quote: str) -> tuple[str, str] | None:
         if clause and NEGATION.search(clause):
             held = {t for t in tokenize(clause) if any(same_word(t, c) for c in terms)}
             short = len(clause.split()) <= 3  # ", not risen": a clause that short is about the word it holds
-            neg_quote = neg_quote or len(held) >= 2 or (bool(held) and short)
+            # what is negated is what follows the negation ("forces provided the boots that Russia was unwilling
+            # to spare" does not negate "forces provided the boots"); a claim that negates compares anywhere
+            negated = neg_claim or any(any(same_word(t, c) for w in clause[m.end():].split()[:5] for t in tokenize(w)
+                                           for c in terms) or not clause[m.end():].strip()
+                                       for m in NEGATION.finditer(clause))
+            neg_quote = neg_quote or (negated and (len(held) >= 2 or (bool(held) and short)))
     if neg_claim != neg_quote:
         return REVERSED, "negation differs from the quote"
     return None

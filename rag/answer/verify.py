@@ -70,7 +70,7 @@ def quotes_in(text: str) -> list[str]:
 def check_sentence(sentence: str, evidence: Sequence[str], context: Sequence[str], sent_vec: np.ndarray | None,
                    ev_vecs: np.ndarray | None, *, given: set[str] = frozenset(), min_overlap: float = 0.75,
                    min_cosine: float = 0.72, paraphrase_overlap: float = 0.5, max_novel: int = 3,
-                   negation: bool = True) -> Support:
+                   negation: bool = True, premise: str = "") -> Support:
     """`evidence[i]` is a source sentence (with its attribution neighbours), `context[i]` its paragraph.
 
     `given` are the question's own words: restating them ("X plays Y" for "who plays Y?") is no new claim
@@ -109,13 +109,15 @@ def check_sentence(sentence: str, evidence: Sequence[str], context: Sequence[str
                        f"{novel} of its {len(terms)} content words are not in the evidence")
     # a name must stand in the evidence outside quotation marks: a quotation does not say who said it
     opening = sentence.lstrip(" “\"‘'(")
-    unquoted = _QUOTED.sub(" ", support_context)
+    unquoted = _QUOTED.sub(" ", support_context) + " " + premise  # the question's own names are its premise
     missing_names = {n for n in names_in(_QUOTED.sub(" ", sentence)) if n not in unquoted
                      and not (opening.startswith(n) and n.lower() in unquoted.lower())}
     if missing_names:
         return Support(False, sources, overlap, cosine, f"names not in the evidence: {sorted(missing_names)}")
     flat_support = " ".join(support_text.split()).lower()
-    missing_nums = {p for p in number_phrases(sentence) if not _phrase_in(p, flat_support)}
+    flat_premise = " ".join(premise.split()).lower()
+    missing_nums = {p for p in number_phrases(sentence) if not _phrase_in(p, flat_support)
+                    and not (flat_premise and _phrase_in(p, flat_premise))}
     if missing_nums:
         return Support(False, sources, overlap, cosine, f"numbers not in the evidence: {sorted(missing_nums)}")
     norm_support = _norm_quotes(support_text)

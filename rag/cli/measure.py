@@ -20,7 +20,8 @@ from rag.settings import Settings
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 @click.option("--k", "k", default=5, show_default=True, help="Passages that count for evidence recall.")
 @click.option("--split", type=click.Choice(SPLITS), default="all", show_default=True,
-              help="Half of the questions, by a hash of their id: fit thresholds and prompts on one, report the other.")
+              help="Half of the questions, by a hash of their id: fit thresholds and prompts on one, report the other. "
+                   "For a set folder, half of its corpus, indexed alone, with the questions about it.")
 @click.option("--type", "types", multiple=True, type=click.Choice(TYPES),
               help="Only questions of this type (repeatable).")
 @click.option("--limit", type=click.IntRange(1, None), default=None, help="Only the first N questions (after the filters).")
@@ -40,17 +41,24 @@ def eval_cmd(ctx: click.Context, path: Path, as_json: bool, k: int, split: str, 
     PATH is a JSONL file of questions about the configured index, or a folder with questions.jsonl and
     corpus/ (indexed on its own, in a temporary folder unless --index-dir is given). Ctrl-C stops the run
     and prints the report for the questions answered so far."""
-    from rag.evaluate import check_writable_outside, corpus_pipeline, load_eval, open_eval_set, select_items
+    from rag.evaluate import (check_writable_outside, corpus_half, corpus_pipeline, load_eval, open_eval_set,
+                              select_items)
 
     if out_path is not None and not out_path.parent.is_dir():
         raise click.ClickException(f"--out {out_path}: the folder {out_path.parent} does not exist.")
     evset = open_eval_set(path)
     items = load_eval(evset.questions)
-    selected = select_items(items, split, types, limit)
+    files = None
+    if evset.corpus is not None and split != "all":  # a corpus half, indexed on its own, and its questions
+        files, halved = corpus_half(sorted(p for p in evset.corpus.iterdir() if p.is_file()), items, split)
+        selected = select_items(halved, "all", types, limit)
+    else:
+        selected = select_items(items, split, types, limit)
     if not selected:
         raise click.ClickException(f"No questions in {path} match --split {split}"
                                    + "".join(f" --type {t}" for t in types) + ".")
-    run = RunInfo(source=str(path), split=split, types=types, limit=limit, in_set=len(items), selected=len(selected))
+    run = RunInfo(source=str(path), split=split, types=types, limit=limit, in_set=len(items), selected=len(selected),
+                  by_corpus=files is not None)
     if evset.corpus is None:
         if index_dir is not None:
             raise click.ClickException("--index-dir is for a set folder with its own corpus; "
@@ -61,7 +69,7 @@ def eval_cmd(ctx: click.Context, path: Path, as_json: bool, k: int, split: str, 
             if where is not None:
                 check_writable_outside(where, evset.path, what)
         with corpus_pipeline(ctx.obj["settings"], evset.corpus, index_dir, factory=ctx.obj.get("pipeline_factory"),
-                             progress=_eval_ingest_bar()) as (pipeline, ingest_report):
+                             progress=_eval_ingest_bar(), files=files) as (pipeline, ingest_report):
             click.echo(f"indexed {evset.corpus}: {ingest_report.summary()}", err=True)
             report = _eval_run(pipeline, selected, k, run, out_path, ladder)
     rungs = None
@@ -127,7 +135,7 @@ def _eval_run(pipeline: PipelineAPI, items: list[EvalItem], k: int, run: RunInfo
                     report.ladder.append(rung)
                 if fh is not None:
                     extra = rung.to_dict() if rung is not None else {}
-                    fh.write(json.dumps({**r.to_dict(), "split": item_split(r.id), **({"ladder": extra} if extra
+                    fh.write(json.dumps({**r.to_dict(), "split": run.split if run.by_corpus else item_split(r.id), **({"ladder": extra} if extra
                                                                                        else {})},
                                         ensure_ascii=False) + "\n")
                     fh.flush()

@@ -16,6 +16,10 @@ TYPES = ("factoid", "why", "who-said", "multi-hop", "comparison", "unanswerable"
 UNANSWERABLE = "unanswerable"
 SPLITS = ("fit", "report", "all")
 SPLIT_RULE = "sha1(id): even last byte -> fit, odd -> report"
+# A set with its own corpus is split by its passages: a question goes with its passage's half, and each half is
+# indexed on its own, so what is fitted on one half (a threshold, a prompt) never saw the other half's passages.
+CORPUS_SPLIT_RULE = "corpus halves by sha1(passage file name), each indexed alone; a question goes with its " \
+                    "passage's half, one without a passage in the corpus by sha1(id)"
 QUESTIONS_FILE = "questions.jsonl"
 CORPUS_DIR = "corpus"
 
@@ -118,6 +122,26 @@ def item_split(item_id: str) -> str:
     """"fit" or "report" from a hash of the id: stable across runs, machines and Python versions
     (unlike `hash()`), and independent of line order, so adding questions never moves old ones."""
     return "fit" if hashlib.sha1(item_id.encode("utf-8")).digest()[-1] % 2 == 0 else "report"
+
+
+def corpus_half(files: Sequence[Path], items: Sequence[EvalItem], split: str
+                ) -> tuple[list[Path], list[EvalItem]]:
+    """The passages of one half of a set's corpus and the questions that go with them (see CORPUS_SPLIT_RULE):
+    an answerable question whose passage is in the other half is left out; an unanswerable one stays
+    unanswerable in both halves (its passage is in neither) and goes by its id."""
+    if split == "all":
+        return list(files), list(items)
+    half = {f.name: item_split(f.name) for f in files}
+    stems = {Path(name).stem: h for name, h in half.items()}
+    kept = []
+    for it in items:
+        homes = [stems.get(Path(d).stem) for d in it.doc]
+        home = next((h for h in homes if h is not None), None)
+        if home is None and it.answerable and it.doc:
+            continue  # its passage is not in the corpus: it cannot be asked of either half
+        if (home or item_split(it.id)) == split:
+            kept.append(it)
+    return [f for f in files if half[f.name] == split], kept
 
 
 def select_items(items: Sequence[EvalItem], split: str = "all", types: Sequence[str] = (),

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from rag.evaluate.dataset import SPLIT_RULE, TYPES
+from rag.evaluate.dataset import CORPUS_SPLIT_RULE, SPLIT_RULE, TYPES
 from rag.evaluate.score import ItemResult, aggregate
 
 PERCENTILE_METHOD = "linear interpolation between closest ranks (numpy default)"
@@ -22,15 +22,20 @@ class RunInfo:
     limit: int | None = None
     in_set: int = 0  # questions in the set, before any filter
     selected: int = 0  # questions the run was asked to answer
+    by_corpus: bool = False  # split by corpus halves (a set folder), not by question id
+
+    @property
+    def rule(self) -> str:
+        return CORPUS_SPLIT_RULE if self.by_corpus else SPLIT_RULE
 
     def to_dict(self) -> dict[str, Any]:
-        return {"source": self.source, "split": self.split, "split_rule": SPLIT_RULE, "types": list(self.types),
+        return {"source": self.source, "split": self.split, "split_rule": self.rule, "types": list(self.types),
                 "limit": self.limit, "in_set": self.in_set, "selected": self.selected}
 
     def describe(self) -> str:
         types = ", ".join(self.types) if self.types else "all types"
         limit = "" if self.limit is None else f", first {self.limit}"
-        return (f"{self.source}: split {self.split} ({SPLIT_RULE}), {types}{limit}: "
+        return (f"{self.source}: split {self.split} ({self.rule}), {types}{limit}: "
                 f"{self.selected} of {self.in_set} questions")
 
 

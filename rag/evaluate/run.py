@@ -87,17 +87,36 @@ def _real_pipeline(settings: Settings) -> PipelineAPI:
     return Pipeline(settings)
 
 
+def _copy_half(files: Sequence[Path], folder: Path) -> Path:
+    """`folder` holding exactly `files` (unchanged ones are not copied again)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    names = {f.name for f in files}
+    for old in folder.iterdir():
+        if old.name not in names and old.is_file():
+            old.unlink()
+    for f in files:
+        target = folder / f.name
+        if not target.exists() or target.stat().st_size != f.stat().st_size:
+            shutil.copy2(f, target)
+    return folder
+
+
 @contextmanager
 def corpus_pipeline(settings: Settings, corpus: Path, index_dir: Path | None = None,
                     factory: PipelineFactory | None = None,
-                    progress: Progress | None = None) -> Iterator[tuple[PipelineAPI, IngestReport]]:
+                    progress: Progress | None = None,
+                    files: Sequence[Path] | None = None) -> Iterator[tuple[PipelineAPI, IngestReport]]:
     """A pipeline over `corpus` alone, indexed in a temporary folder that is removed on exit (also on
     Ctrl-C); with `index_dir` the index is kept there, and a re-run over an unchanged corpus only
-    re-checks file stats. Uploads are pointed at the temporary folder too, so nothing lands in the set."""
+    re-checks file stats. Uploads are pointed at the temporary folder too, so nothing lands in the set.
+    With `files`, only those files of the corpus are indexed (one half of it: copied to the temporary folder)."""
     corpus = Path(corpus)
     tmp = Path(tempfile.mkdtemp(prefix="rag-eval-"))
     pipeline = None
     try:
+        if files is not None:  # beside a kept index, so that a re-run finds the same corpus folder
+            corpus = _copy_half(files, tmp / "corpus" if index_dir is None else
+                                Path(index_dir).with_name(Path(index_dir).name + "-corpus"))
         index = Path(index_dir) if index_dir is not None else tmp / "index"
         if index_dir is not None:
             _check_index_dir(index, corpus, settings)
