@@ -80,7 +80,7 @@ class Settings:
     # after the reader's NONE, the best units (by choice, this retrieval score or more) read one at a time before
     # refusing: a refusal comes after reading, not before it
     none_reads: int = 2
-    none_read_score: float = 0.0
+    none_read_score: float = 0.55
     part_tokens: int = 60  # one sentence per part of a why/compare/what-about answer
     part_floor: float = 0.0  # a part's unit scores at least this share of the best unit's score
     judge_threshold: float = 0.65  # the judge's P(yes) below which a written sentence is not shown (fitted)

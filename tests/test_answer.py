@@ -46,14 +46,14 @@ class TrackingGenerator(ScriptedGenerator):
             raise
 
 
-def make_pipeline(tmp_path, embedder, gen: ScriptedGenerator) -> Pipeline:
+def make_pipeline(tmp_path, embedder, gen: ScriptedGenerator, **settings) -> Pipeline:
     data = tmp_path / "data"
     data.mkdir()
     for name, body in DOCS.items():
         approx = "published_approx: true\n" if name == "ukraine.md" else ""
         (data / name).write_text(f"---\ntitle: {name}\noutlet: Wire\npublished: '2015-10-14'\n{approx}---\n{body}")
-    settings = Settings(data_dir=data, index_dir=tmp_path / "index", chunk_words=40)
-    p = Pipeline(settings, embedder=embedder, generator=gen)
+    p = Pipeline(Settings(data_dir=data, index_dir=tmp_path / "index", chunk_words=40, **settings), embedder=embedder,
+                 generator=gen)
     p.gen = gen
     return p
 
@@ -131,7 +131,8 @@ def test_model_refusal_says_the_articles_dont_say(pipeline):
         assert pipeline.document_text(c.doc)[c.start : c.end] == c.quote
 
 
-def test_refusal_from_the_models_probability_comes_after_reading(pipeline):
+def test_refusal_from_the_models_probability_comes_after_reading(tmp_path, hash_embedder):
+    pipeline = make_pipeline(tmp_path, hash_embedder, ScriptedGenerator(), none_read_score=-1.0)  # read any unit
     pipeline.gen.probs = {"NONE": 0.6}
     pipeline.gen.enqueue("There were 34 warplanes [1].", "NONE")
     a = pipeline.answer("How many warplanes did Russia send to Syria?")
@@ -415,12 +416,22 @@ def test_a_comparison_gives_each_side_its_outlet_and_date(tmp_path, hash_embedde
 
 
 def test_a_refusal_comes_after_reading_not_before(tmp_path, hash_embedder):
+    """When the reader's probe says NONE but retrieval ranks a unit high enough, that unit is read before refusing;
+    a unit scoring below RAG_NONE_READ_SCORE is not read at all."""
     gen = CopyingReader(keys=("Obama",), probs={"NONE": 0.9})  # the probe says NONE; the sentence is there
-    p = make_pipeline(tmp_path, hash_embedder, gen)
+    p = make_pipeline(tmp_path, hash_embedder, gen, none_read_score=-1.0)  # a hashing embedder scores low
     a = p.answer("Who said Russia's air force did not distinguish between moderate rebels and extremists?")
     assert not a.refused and a.answer.startswith("Obama said") and gen.reads >= 1
     assert_citations_exact(p, a)
     gen2 = CopyingReader(keys=("no such words",), probs={"NONE": 0.9})
-    q = make_pipeline(tmp_path / "second", hash_embedder, gen2) if (tmp_path / "second").mkdir() is None else None
+    (tmp_path / "second").mkdir()
+    q = make_pipeline(tmp_path / "second", hash_embedder, gen2, none_read_score=-1.0)
     a2 = q.answer("How many warplanes did Russia send to Syria?")
     assert a2.refused and a2.answer.startswith("The articles don't say") and 1 <= gen2.reads <= 2
+
+
+def test_units_that_retrieval_ranks_low_are_not_read_after_none(tmp_path, hash_embedder):
+    gen = CopyingReader(keys=("Obama",), probs={"NONE": 0.9})
+    p = make_pipeline(tmp_path, hash_embedder, gen, none_read_score=5.0)  # no unit scores this high
+    a = p.answer("Which American leader criticised the way the Russian pilots picked targets?")
+    assert a.refused and gen.reads == 0

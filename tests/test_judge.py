@@ -72,6 +72,8 @@ def test_rules_let_faithful_claims_through(claim, quote):
     ("How many workers joined the strike?", "Workers filled the square.", True),
     ("How many workers joined the strike?", "More than 4,000.", False),
     ("What is the name of the bridge?", "the old bridge", True),
+    ("What is the name of the Kenyan dam?", "Kenya's dam", True),  # a form of the question's own word
+    ("What is the name of the Kenyan dam?", "the Turkwel Dam", False),
     ("Why did the board cut routes?", "The board cut routes.", False),  # "why" is the model's to judge
     # the person must be the one doing what was asked, not someone the question names in another role
     ("Which county official ordered the closure of the harbour?", "Omar Haddad, the harbour master", False),
@@ -88,12 +90,15 @@ def test_answer_gap_names_what_the_question_asks_for(question, answer, missing):
         assert rule_failure(answer, answer, question)[0] == NOT_ANSWER
 
 
-def test_the_questions_own_numbers_and_names_are_its_premise():
+def test_the_questions_own_numbers_are_its_premise_but_not_its_names():
     quote = "Workers left the plant at noon, the union's Ada Brandt said."
-    q = "Why did workers at the Kessel plant walk out in March 2024?"
-    claim = "Workers at the Kessel plant left at noon in March 2024."
+    q = "Why did workers at the plant walk out in March 2024?"
+    claim = "Workers at the plant left at noon in March 2024."
     assert rule_failure(claim, quote, q) is None  # said in the question, not claimed from the quote
-    assert rule_failure(claim, quote)[0] in (NUMBER, WRONG_PERSON)  # without the question, it is made up
+    assert rule_failure(claim, quote)[0] == NUMBER  # without the question, it is made up
+    # a name from the question put where the quote has someone else is the wrong person, premise or not
+    q2 = "What did Mayor Lena Ortiz say about the plant?"
+    assert rule_failure("Lena Ortiz said workers left the plant at noon.", quote, q2)[0] == WRONG_PERSON
 
 
 def test_the_models_yes_probability_decides_what_the_rules_pass():

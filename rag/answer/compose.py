@@ -25,7 +25,7 @@ from rag.answer.draft import REFUSAL_TEXT, Draft, asked_to_stop, attach_markers,
 from rag.answer.choose import Choice, choose, choose_messages
 from rag.answer.evidence import Unit, unresolved_pronoun
 from rag.answer.followup import rewrite_query
-from rag.answer.judge import answer_gap, judge, judge_messages
+from rag.answer.judge import NOT_ANSWER, answer_gap, judge, judge_messages
 from rag.answer.explain import Explaining
 from rag.answer.parts import Part
 from rag.answer.shape import question_shape
@@ -179,8 +179,9 @@ class Answerer(Explaining):
         # better verifier than the choice is a ranker: the gold sentence is first half the time, in the top 3 most)
         tries = [picked] + [[i] for i in choice.order[1:s.read_tries] if i not in picked]
         first = None
+        failed_kinds: list[str] = []  # why what the reader wrote was turned down, over all tries
         for attempt in tries:
-            draft = Draft()
+            draft = Draft(failures=failed_kinds)
             first = first or draft
             stopped = yield from self._read(ctx, query, units, attempt, draft, stop, timings, t0, numbers, citations)
             if stopped or draft.kept:
@@ -202,6 +203,8 @@ class Answerer(Explaining):
             if not gap and s.judge_model and not wrote_nothing:
                 verdict = judge(gen, quote, units[best].text, question=query, threshold=s.judge_threshold)
                 gap = "" if verdict.supported else verdict.reason  # what the reader wrote failed: is it there?
+            if NOT_ANSWER in failed_kinds and stated is None:  # it read the sentence and found no such thing
+                gap = gap or "holds no answer of the kind asked (the reader found none in it)"
             if gap or (wrote_nothing and stated is None):
                 log.info("refusing %r: nothing written held up (%r) and the chosen sentence %s", question,
                          draft.text[:80], gap or "is not stated as the answer")
@@ -267,7 +270,7 @@ class Answerer(Explaining):
             if not draft.kept and unresolved_pronoun(sentence):  # "He proposed ..." asked about Ivanov: who?
                 log.debug("draft sentence %r opens the answer with a pronoun nobody was named for", sentence)
                 continue
-            support = self._verify(ctx, query, sentence, units, picked)
+            support = self._verify(ctx, query, sentence, units, picked, failures=draft.failures)
             if support is None or any(sentence == s for s, _ in draft.kept):
                 continue
             draft.kept.append((sentence, support))
@@ -276,7 +279,7 @@ class Answerer(Explaining):
                 return
 
     def _verify(self, ctx: IndexContext, query: str, sentence: str, units: Sequence[Unit], picked: list[int],
-                question_form: bool = True) -> list[int] | None:
+                question_form: bool = True, failures: list[str] | None = None) -> list[int] | None:
         """The chosen units (one, or two it joins) that support `sentence`: its words, names and numbers are there
         (verify), no rule of the judge finds it reversed, hedged, planned or not an answer, and the reader judges
         it stated."""
@@ -296,9 +299,11 @@ class Answerer(Explaining):
         sources = sorted((picked[j] for j in support.sources), key=lambda i: (units[i].doc, units[i].start))
         quote = " ".join(units[i].text for i in sources)  # a sentence may join two of the chosen sentences
         verdict = judge(gen, sentence, quote, question=query if question_form else "", threshold=s.judge_threshold)
-        log.debug("draft sentence %r against units %s: %s", sentence, sources, verdict)
+        log.debug("draft sentence %r for %r against units %s: %s", sentence, query, sources, verdict)
         if verdict.supported:
             return sources
+        if failures is not None:
+            failures.append(verdict.kind)
         return None
 
     def _states_the_answer(self, ctx: IndexContext, query: str, units: Sequence[Unit]) -> int | None:

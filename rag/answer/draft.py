@@ -34,6 +34,7 @@ class Draft:
     text: str = ""
     judged: int = 0  # complete sentences already verified
     kept: list[tuple[str, list[int]]] = field(default_factory=list)  # (sentence without markers, unit indexes)
+    failures: list[str] = field(default_factory=list)  # the judge's kind of failure for each sentence turned down
 
 
 def draft_sentences(text: str) -> list[str]:

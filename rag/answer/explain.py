@@ -19,7 +19,7 @@ from rag.answer.judge import judge
 from rag.answer.parts import (MAX_PARTS, PART_RANK_PENALTY, PART_UNITS, Part, drop_premise, first_sentence,
                               part_messages, pick_parts, pick_sides, repeats, sentence_done, side_label,
                               stands_alone)
-from rag.answer.shape import COMPARE, Shape, sides_of
+from rag.answer.shape import Shape, sides_of
 from rag.pipeline_api import Stop
 from rag.schema import Citation, StreamEvent
 
@@ -61,8 +61,10 @@ class Explaining:
         else:
             parts = [Part(i) for i in pick_parts(units, vecs, MAX_PARTS, s.part_floor)]
         draft, numbers, citations = Draft(), {}, []
+        # a side of a comparison is judged as a claim (does its own unit say it?): one side is not the whole answer
+        # to "how do they differ", and the question/answer form marks it down for that
         stopped = yield from self._read_parts(ctx, query, units, parts, draft, stop, timings, t0, numbers, citations,
-                                              question_form=shape.kind != COMPARE, most=MAX_PARTS)
+                                              question_form=not sides, most=MAX_PARTS)
         timings["generate_ms"] = (time.perf_counter() - t0) * 1000 - timings["read_ms"]
         if draft.kept or stopped:
             yield finish(self._text(draft, numbers), False, citations, stopped=stopped)
@@ -95,7 +97,8 @@ class Explaining:
             if asked_to_stop(stop):
                 return True
             reply = ""
-            pieces = gen.stream(part_messages(query, units[part.unit].text), self.settings.part_tokens)
+            asked = f"{query} Answer only for this text, from {part.side}." if part.side else query
+            pieces = gen.stream(part_messages(asked, units[part.unit].text), self.settings.part_tokens)
             try:
                 for piece in pieces:
                     timings.setdefault("generate_first_ms", (time.perf_counter() - t0) * 1000)

@@ -35,6 +35,8 @@ _BARE_ONE = re.compile(r"(?<!\bno)(?<!\beach)(?<!\bevery)(?<!\bany)(?<!\bonly)(?
 # a full stop that ends a sentence, not an abbreviation ("U.S.", "Sept.", "Mr.") or an initial
 _END = (r"(?<!\b[A-Z])(?<!\b(?:Mr|Ms|Dr|St|Jr|Sr|Mt|No))(?<!\b(?:Mrs|Gen|Col|Gov|Sen|Rep|Oct|Nov|Dec|Jan|Feb|Aug|"
         r"Sep))(?<!\bSept)[.!?]")
+_META = re.compile(r"\b(the|both|two|each|this|that|either|neither|first|second|other) (news )?(articles?|texts?|"
+                   r"passages?|pieces?|stories|reports?|columns?)\b|\b(in|of) (each|both)\b", re.I)
 _NONE = re.compile(r"^\W*(none|n/a|no answer|not (stated|mentioned|given))\b", re.I)
 
 
@@ -90,7 +92,7 @@ def pick_sides(units: Sequence[Unit], sides: Sequence[Sequence[str]], vectors: n
 
 def side_label(doc: Document) -> str:
     """"TIME (Oct 2015)": who published a side, and when (an estimated date says so)."""
-    who = doc.outlet or doc.title
+    who = re.sub(r"\s*\([^)]*\)", "", doc.outlet).strip() or doc.title  # "The Moscow Times (first published by ...)"
     when = month_year(doc.published) if doc.published else ""
     if when and doc.published_approx:
         when += ", approx."
@@ -134,8 +136,10 @@ def sentence_done(reply: str) -> bool:
 
 def stands_alone(sentence: str) -> bool:
     """A shown sentence must make sense without the one before it: no opening pronoun for someone it does not
-    name, no bare "one" for a noun only the quote has."""
-    return not (unresolved_pronoun(sentence) or _POINTS_BACK.match(sentence) or _BARE_ONE.search(sentence))
+    name, no bare "one" for a noun only the quote has; and it tells the news, not what "the articles" or "the
+    text" do."""
+    return not (unresolved_pronoun(sentence) or _POINTS_BACK.match(sentence) or _BARE_ONE.search(sentence)
+                or _META.search(sentence))
 
 
 def repeats(sentence: str, kept: Sequence[str]) -> bool:

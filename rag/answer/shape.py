@@ -62,8 +62,8 @@ def question_sentence(question: str) -> str:
     pieces = [p.strip() for p in re.split(r"(?<=[.!?])\s+(?=[A-Z“\"'‘])", question.strip()) if p.strip()]
     asking = [p for p in pieces if p.endswith("?")] or pieces or [question]
     s = asking[-1]
-    s = re.sub(r"^\W*(according to [^,]+|in [^,]+?(account|view|words|article|piece)|so|and|but|ok(ay)?|also|"
-               r"then),\s*", "", s, flags=re.I)
+    s = re.sub(r"^\W*((according to [^,]+|in [^,]+?(account|view|words|article|piece)|ok(ay)?),|(so|and|but|also|"
+               r"then)\b,?)\s*", "", s, flags=re.I)
     return s.strip(" '\"‘’“”")
 
 

@@ -109,7 +109,7 @@ def check_sentence(sentence: str, evidence: Sequence[str], context: Sequence[str
                        f"{novel} of its {len(terms)} content words are not in the evidence")
     # a name must stand in the evidence outside quotation marks: a quotation does not say who said it
     opening = sentence.lstrip(" “\"‘'(")
-    unquoted = _QUOTED.sub(" ", support_context) + " " + premise  # the question's own names are its premise
+    unquoted = _QUOTED.sub(" ", support_context)
     missing_names = {n for n in names_in(_QUOTED.sub(" ", sentence)) if n not in unquoted
                      and not (opening.startswith(n) and n.lower() in unquoted.lower())}
     if missing_names:
