@@ -83,7 +83,7 @@ class Settings:
     none_read_score: float = 0.55
     part_tokens: int = 60  # one sentence per part of a why/compare/what-about answer
     part_floor: float = 0.0  # a part's unit scores at least this share of the best unit's score
-    judge_threshold: float = 0.65  # the judge's P(yes) below which a written sentence is not shown (fitted)
+    judge_threshold: float = 0.6  # the judge's P(yes) below which a written sentence is not shown (fitted)
     judge_model: bool = True  # ask the reader to judge each sentence (off: the rules alone)
     # ...unless a sentence restates the question: this share of its terms (IDF-weighted) and this cosine
     stated_coverage: float = 0.95
