@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 
 from rag.answer.evidence import Unit
-from rag.answer.parts import drop_premise, first_sentence, pick_parts, pick_sides, repeats, sentence_done, \
-    side_label, stands_alone
+from rag.answer.parts import (drop_premise, first_sentence, invented_purpose, pick_parts, pick_sides, repeats,
+                              sentence_done, side_label, stands_alone)
 from rag.answer.shape import ABOUT, COMPARE, ONE, REASONS, question_sentence, question_shape, sides_of
 from rag.schema import Document
 
@@ -98,3 +98,12 @@ def test_each_side_has_its_say_before_any_has_two():
     units = [Unit("a", 0, 1, "a0", "pa0", score=0.9), Unit("a", 2, 3, "a1", "pa1", score=0.8),
              Unit("b", 0, 1, "b0", "pb0", score=0.3), Unit("b", 2, 3, "b1", "pb1", score=0.2)]
     assert pick_sides(units, [["a"], ["b"]], np.eye(4, dtype=np.float32), most=3) == [0, 2, 1]
+
+
+def test_a_purpose_the_quote_does_not_give_is_not_a_reason():
+    q = "Why did the council close the harbour?"
+    aim = "The council was trying to cut its repair bill when it shut the old harbour in May."
+    order = "The council ordered the harbour master to cut the repair bill."
+    assert not invented_purpose("The council closed the harbour to cut its repair bill.", q, aim)
+    assert invented_purpose("The council closed the harbour to cut the repair bill.", q, order)
+    assert not invented_purpose("The harbour master cut the repair bill.", q, order)  # no restated question

@@ -16,9 +16,9 @@ from rag.answer.context import IndexContext
 from rag.answer.draft import REFUSAL_TEXT, Draft, asked_to_stop, strip_markers
 from rag.answer.evidence import Unit, read_on
 from rag.answer.judge import judge
-from rag.answer.parts import (MAX_PARTS, PART_RANK_PENALTY, PART_UNITS, Part, drop_premise, first_sentence,
-                              part_messages, pick_parts, pick_sides, repeats, sentence_done, side_label,
-                              stands_alone)
+from rag.answer.parts import (MAX_PARTS, PART_RANK_PENALTY, PART_READS, PART_UNITS, Part, drop_premise, first_sentence,
+                              invented_purpose, part_messages, pick_parts, pick_sides, repeats, sentence_done,
+                              side_label, stands_alone)
 from rag.answer.shape import Shape, sides_of
 from rag.pipeline_api import Stop
 from rag.schema import Citation, StreamEvent
@@ -56,10 +56,10 @@ class Explaining:
             return
         vecs = ctx.selector.vectors.get([(u.doc, u.start, u.end, u.text) for u in units])
         if sides:
-            order = pick_sides(units, sides, vecs, MAX_PARTS)
+            order = pick_sides(units, sides, vecs, PART_READS)
             parts = [Part(i, side_label(ctx.documents[units[i].doc])) for i in order]
         else:
-            parts = [Part(i) for i in pick_parts(units, vecs, MAX_PARTS, s.part_floor)]
+            parts = [Part(i) for i in pick_parts(units, vecs, PART_READS, s.part_floor)]
         draft, numbers, citations = Draft(), {}, []
         # a side of a comparison is judged as a claim (does its own unit say it?): one side is not the whole answer
         # to "how do they differ", and the question/answer form marks it down for that
@@ -117,8 +117,10 @@ class Explaining:
                 continue
             sentence, _ = strip_markers(drop_premise(raw, query))
             if REFUSAL_TEXT.match(sentence) or not stands_alone(sentence) or \
-                    repeats(sentence, [k for k, _ in draft.kept]):
-                log.debug("part %r from unit %d dropped: a refusal, leaning on what it cannot see, or said",
+                    repeats(sentence, [k for k, _ in draft.kept]) or \
+                    invented_purpose(sentence, query, units[part.unit].text):
+                log.debug("part %r from unit %d dropped: a refusal, leaning on what it cannot see, said, or a purpose "
+                          "the quote does not give",
                           sentence, part.unit)
                 continue
             support = self._verify(ctx, query, sentence, units, [part.unit], question_form=question_form)

@@ -20,9 +20,10 @@ from rag import prompts
 from rag.answer.evidence import Unit, unresolved_pronoun
 from rag.dates import month_year
 from rag.schema import Document
-from rag.text import tokenize
+from rag.text import same_word, tokenize
 
-MAX_PARTS = 4
+MAX_PARTS = 4  # sentences in an answer with parts
+PART_READS = 6  # units read for them: a read that says NONE or fails the judge leaves room for the next
 PART_RANK_PENALTY = 0.02  # a part may come from a lower-ranked passage: a reason is often not the best match
 PART_UNITS = 12  # candidate units for the parts
 SAME_MEANING = 0.86  # two units (or two written sentences) this close in meaning say the same thing
@@ -37,6 +38,10 @@ _END = (r"(?<!\b[A-Z])(?<!\b(?:Mr|Ms|Dr|St|Jr|Sr|Mt|No))(?<!\b(?:Mrs|Gen|Col|Gov
         r"Sep))(?<!\bSept)[.!?]")
 _META = re.compile(r"\b(the|both|two|each|this|that|either|neither|first|second|other) (news )?(articles?|texts?|"
                    r"passages?|pieces?|stories|reports?|columns?)\b|\b(in|of) (each|both)\b", re.I)
+# an aim the quote gives to what follows "to": "was trying to end", "needed to prop up", "in a bid to win"
+_AIM = re.compile(r"\b(tr(?:y|ies|ied|ying)|aim\w*|seek\w*|sought|want\w*|intend\w*|hop(?:e|es|ed|ing)|need\w*|bid|"
+                  r"effort|attempt\w*|goal\w*|purpose\w*|order|so as|mean[ts]?|designed|determined|eager|keen|"
+                  r"desperate|objective\w*|motive\w*|calculation|reason\w*)\b[^.;:!?]{0,40}?\bto\s+([\w’'-]+)", re.I)
 _NONE = re.compile(r"^\W*(none|n/a|no answer|not (stated|mentioned|given))\b", re.I)
 
 
@@ -127,6 +132,26 @@ def drop_premise(sentence: str, question: str) -> str:
         return sentence
     rest = m.group(3).strip()
     return rest[:1].upper() + rest[1:]
+
+
+def invented_purpose(sentence: str, question: str, quote: str) -> bool:
+    """"Putin entered Syria to pursue contact with the U.S." from "Putin instructed the forces to pursue contact":
+    the sentence restates the question and gives what follows "to" as its purpose, and the quote gives no such aim
+    (no "trying to", "needed to", "in a bid to" ... before that verb). A reader asked "why" makes that link itself."""
+    m = re.match(r"^(.*?)\s+(?:in order |so as |in an? (?:effort|attempt|bid) )?to\s+([\w’'-]+)", sentence, re.I)
+    if not m:
+        return False
+    head, asked = set(tokenize(m.group(1))), set(tokenize(question))
+    if len(head) < 2 or len(head & asked) < 0.6 * len(head):
+        return False
+    verb = tokenize(m.group(2))
+    if not verb:
+        return False
+    for aim in _AIM.finditer(quote):
+        said = tokenize(aim.group(2))
+        if said and same_word(said[0], verb[0]):
+            return False
+    return True
 
 
 def sentence_done(reply: str) -> bool:

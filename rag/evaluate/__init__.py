@@ -19,7 +19,8 @@ from rag.exports import lazy_exports
 
 _PUBLIC = {
     "EvalItem": "dataset", "EvalSet": "dataset", "load_eval": "dataset", "open_eval_set": "dataset",
-    "item_split": "dataset", "corpus_half": "dataset", "select_items": "dataset", "SPLITS": "dataset", "TYPES": "dataset",
+    "item_split": "dataset", "corpus_half": "dataset", "select_items": "dataset", "SPLITS": "dataset",
+    "TYPES": "dataset",
     "ItemResult": "score", "score_answer": "score", "aggregate": "score", "percentile": "score",
     "quote_matches_evidence": "score", "citation_valid": "score",
     "RunInfo": "report", "EvalReport": "report",
