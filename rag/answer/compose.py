@@ -166,9 +166,7 @@ class Answerer(Explaining):
                 if draft.kept or stopped:
                     yield finish(self._text(draft, numbers), False, citations, stopped=stopped)
                     return
-                text, citations = self._refusal(ctx, query, units, choice)
-                yield StreamEvent("token", text)
-                yield finish(text, True, citations)
+                yield from self._refuse(ctx, query, units, choice, finish)
                 return
             log.info("the reader sees no answer to %r, but evidence %d states it: reading it", question, stated)
             choice.order = [stated] + [i for i in choice.order if i != stated]
@@ -208,9 +206,7 @@ class Answerer(Explaining):
             if gap or (wrote_nothing and stated is None):
                 log.info("refusing %r: nothing written held up (%r) and the chosen sentence %s", question,
                          draft.text[:80], gap or "is not stated as the answer")
-                text, citations = self._refusal(ctx, query, units, choice)
-                yield StreamEvent("token", text)
-                yield finish(text, True, citations)
+                yield from self._refuse(ctx, query, units, choice, finish)
                 return
             draft.kept.append((quote, [best]))
             timings.setdefault("first_token_ms", (time.perf_counter() - t0) * 1000)
@@ -339,6 +335,13 @@ class Answerer(Explaining):
                         start=u.start, end=u.end, outlet=d.outlet, published_approx=d.published_approx,
                         url=str(d.meta.get("url") or ""), author=d.author,
                         also_published_by=also(u.doc) if also else [])
+
+    def _refuse(self, ctx: IndexContext, query: str, units: Sequence[Unit], choice: Choice, finish
+                ) -> Iterator[StreamEvent]:
+        """The refusal, shown and finished as the answer."""
+        text, citations = self._refusal(ctx, query, units, choice)
+        yield StreamEvent("token", text)
+        yield finish(text, True, citations)
 
     def _refusal(self, ctx: IndexContext, query: str, units: Sequence[Unit], choice: Choice
                  ) -> tuple[str, list[Citation]]:

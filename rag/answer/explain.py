@@ -27,7 +27,7 @@ log = logging.getLogger(__name__)
 
 
 class Explaining:
-    """The parts path of `Answerer` (its settings, pipeline, messages, _verify, _render, _text, _refusal)."""
+    """The parts path of `Answerer` (its settings, pipeline, messages, _verify, _render, _text, _refuse, _refusal)."""
 
     def _explain(self, ctx: IndexContext, question: str, query: str, shape: Shape, passages, units: list[Unit],
                  stop: Stop | None, timings: dict, t0: float, finish) -> Iterator[StreamEvent]:
@@ -76,9 +76,7 @@ class Explaining:
                         question=query, threshold=s.judge_threshold)
         if not verdict.supported or not s.judge_model:
             log.info("refusing %r: no part held up", question)
-            text, citations = self._refusal(ctx, query, units, choice)
-            yield StreamEvent("token", text)
-            yield finish(text, True, citations)
+            yield from self._refuse(ctx, query, units, choice, finish)
             return
         draft.kept.append((quote, [best]))
         yield StreamEvent("token", self._render(ctx, draft.kept[0], units, numbers, citations, first=True))

@@ -123,7 +123,8 @@ def rule_failure(claim: str, quote: str, question: str = "") -> tuple[str, str] 
 def answer_gap(question: str, answer: str) -> str:
     """What the question asks for and the answer lacks ("" when nothing is missing)."""
     q = " ".join(question.lower().split())
-    own_names = {n.lower() for n in names_in(question)} | set(re.findall(r"[\w’'-]+", q))  # "soleimani" too
+    q_words = re.findall(r"[\w’'-]+", q)
+    own_names = {n.lower() for n in names_in(question)} | set(q_words)  # "soleimani" too
     for p in sorted(number_phrases(question), key=len, reverse=True):  # a time or number the question gave is
         answer = re.sub(phrase_pattern(p), " ", answer, flags=re.I)     # no answer to it
     for m in set(_MONTH.findall(question)):
@@ -145,7 +146,7 @@ def answer_gap(question: str, answer: str) -> str:
         return "" if new_names or _PERSON_NOUN.search(answer) else "asks who; the answer names no one"
     if re.search(r"\b(what|which) (is|was|are|were)? ?(the )?name\b|\bcalled\b|\bnamed?\b", q) and \
             re.match(r"^\W*(what|which)\b", q):
-        q_words = re.findall(r"[\w’'-]+", q)  # "Syria's naval base" names nothing the question ("Syrian") did not
+        # "Syria's naval base" names nothing the question ("Syrian") did not
         fresh = [n for n in new_names if not any(same_word(n.lower(), w) for w in q_words)]
         return "" if fresh else "asks for a name; the answer gives none the question did not"
     return ""

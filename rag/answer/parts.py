@@ -11,7 +11,7 @@ per part, each streamed as soon as it passes.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -117,7 +117,7 @@ def first_sentence(reply: str) -> str | None:
         return None
     m = re.search(_END + r"(?=\s+[A-Z“\"]|$)", text)
     sentence = text[:m.end()] if m else text
-    return sentence if len(sentence.split()) >= 2 else sentence or None
+    return sentence or None
 
 
 def drop_premise(sentence: str, question: str) -> str:
@@ -175,7 +175,3 @@ def repeats(sentence: str, kept: Sequence[str]) -> bool:
         if words and theirs and len(words & theirs) / min(len(words), len(theirs)) >= 0.7:
             return True
     return False
-
-
-def side_of(doc: str, sides: Sequence[Sequence[str]], documents: Mapping[str, Document]) -> str:
-    return side_label(documents[doc]) if sides and doc in documents else ""

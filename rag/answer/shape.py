@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from functools import cached_property
 
 from rag.schema import Document
 
@@ -43,13 +44,17 @@ _ARTICLE = re.compile(r"\b(articles?|pieces?|stories|story|reports?|columns?|op-
 
 @dataclass(frozen=True)
 class Shape:
-    """How a question is read: `kind` is ONE, REASONS, COMPARE or ABOUT; `years` and `outlet_words` are what the
+    """How a question is read: `kind` is ONE, REASONS, COMPARE or ABOUT; `years` and `words` are what the
     question names that can pick an article for each side of a comparison."""
 
     kind: str
     years: tuple[str, ...] = ()
-    words: frozenset[str] = field(default_factory=frozenset)  # the question's words, lowercased
     text: str = ""
+
+    @cached_property
+    def words(self) -> frozenset[str]:
+        """The question's words, lowercased, without a possessive "'s"."""
+        return frozenset(re.sub(r"['’]s$", "", w.lower().strip(".’'")) for w in _WORDS.findall(self.text))
 
     @property
     def parts(self) -> bool:
@@ -69,7 +74,6 @@ def question_sentence(question: str) -> str:
 
 def question_shape(question: str) -> Shape:
     asking = question_sentence(question)
-    words = frozenset(re.sub(r"['’]s$", "", w.lower().strip(".’'")) for w in _WORDS.findall(question))
     years = tuple(dict.fromkeys(_YEAR.findall(question)))
     if _COMPARE.search(question) or (len(years) >= 2 and _ARTICLE.search(question)):
         kind = COMPARE
@@ -87,7 +91,7 @@ def question_shape(question: str) -> Shape:
     if kind == COMPARE and _STRICT_ONE.match(asking) and len(years) < 2 \
             and not re.search(r"\b(in what context|what role)\b", question, re.I):
         kind = ONE
-    return Shape(kind, years, words, question)
+    return Shape(kind, years, question)
 
 
 def sides_of(shape: Shape, documents: Mapping[str, Document], retrieved: Sequence[str]) -> list[list[str]]:
