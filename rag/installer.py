@@ -2,17 +2,17 @@
 
 Runs on the system Python before anything is installed, so it uses the standard library only. Each step is
 skipped when its result is already there; pip's full output goes to `.venv/install.log`, and only a real
-failure prints (the tail of) it. Warnings that are not problems for this app are kept out of the terminal:
-pip's notes about unreachable extra indexes and about `lxml[html_clean]` (the separate `lxml_html_clean`
-package is installed instead).
+failure prints (the tail of) it (see `rag.install_output`). llama.cpp's compile, the one slow step, runs in the
+background while the other steps run, its output in `.venv/install-llama.log` (see `rag.install_background`);
+its wheel is installed at the end, so no two pip installs run at once.
 """
 
 from __future__ import annotations
 
 import hashlib
 import os
-import re
 import shutil
+import signal
 import subprocess
 import sys
 import threading
@@ -22,148 +22,21 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from rag import llama_build
+from rag.install_background import Background, leaving_out, project_requirements
+from rag.install_output import Line, PipWatcher, duration, report_failure, say
 
 ROOT = Path(__file__).resolve().parent.parent
 VENV = ROOT / ".venv"
 BIN = VENV / "bin"
 PY = BIN / "python"
 LOG = VENV / "install.log"
+LLAMA_LOG = VENV / "install-llama.log"  # the background compile's own log
+PYPROJECT = ROOT / "pyproject.toml"
+LLAMA_NAME = "llama-cpp-python"
 STAMPS = VENV / ".rag-steps"
 
 TORCH = "torch==2.13.0"  # pinned first: here it is a CPU build on local disk; unpinned, pip takes CUDA (GBs)
 PIP = "pip>=24.1"  # `--progress-bar raw`, which these bars are drawn from
-
-# pip lines that read as failures but are not problems for this app
-HARMLESS = (
-    re.compile(r"WARNING: Location '.*' is ignored"),  # an extra index that is not a folder on this machine
-    re.compile(r"WARNING: .* does not provide the extra 'html_clean'"),  # lxml_html_clean is installed instead
-    re.compile(r"WARNING: Skipping .* due to invalid metadata"),
-    re.compile(r"^\s*\[notice\]"),  # "a new release of pip is available"
-)
-_PROGRESS = re.compile(r"Progress (\d+) of (\d+)")
-_DOWNLOADING = re.compile(r"Downloading (\S+?)(?:-\d[^ ]*)? \(([\d.]+ [kMG]?B)\)")
-_COLLECTING = re.compile(r"^Collecting (\S+)")
-_NINJA = re.compile(r"^\s*\[(\d+)/(\d+)\]")
-_INSTALLING = re.compile(r"^Installing collected packages: (.*)")
-_BUILDING = re.compile(r"Building wheel for (\S+)")
-
-
-# ---------------------------------------------------------------- output
-
-
-class Line:
-    """One status line under a step: a bar redrawn in place on a terminal, sparse plain lines in a log."""
-
-    def __init__(self, stream=sys.stdout) -> None:
-        self.stream = stream
-        self.tty = stream.isatty()
-        self.width = min(shutil.get_terminal_size((100, 20)).columns, 110)
-        self._last = ""
-        self._last_plain = 0.0
-        self._lock = threading.Lock()
-
-    def show(self, text: str, force: bool = False) -> None:
-        with self._lock:
-            if self.tty:
-                text = text[: self.width - 1]
-                self.stream.write("\r" + text + " " * max(0, len(self._last) - len(text)))
-                self.stream.flush()
-                self._last = text
-            elif force or time.monotonic() - self._last_plain > 15:  # a log gets a line every 15 s at most
-                self.stream.write(text + "\n")
-                self.stream.flush()
-                self._last_plain = time.monotonic()
-
-    def clear(self) -> None:
-        with self._lock:
-            if self.tty and self._last:
-                self.stream.write("\r" + " " * len(self._last) + "\r")
-                self.stream.flush()
-            self._last = ""
-
-
-def bar(done: float, total: float, width: int = 24) -> str:
-    frac = 0.0 if total <= 0 else min(1.0, done / total)
-    filled = int(frac * width)
-    return "[" + "#" * filled + "-" * (width - filled) + f"] {frac:4.0%}"
-
-
-def human_bytes(n: float) -> str:
-    """Decimal units, as pip prints them."""
-    for unit in ("B", "kB", "MB", "GB"):
-        if n < 1000 or unit == "GB":
-            return f"{n:.0f} {unit}" if unit in ("B", "kB") else f"{n:.1f} {unit}"
-        n /= 1000
-    return f"{n:.1f} GB"
-
-
-def say(text: str) -> None:
-    print(text, flush=True)
-
-
-def duration(seconds: float) -> str:
-    return f"{seconds:.0f} s" if seconds < 90 else f"{seconds // 60:.0f} min {seconds % 60:02.0f} s"
-
-
-# ---------------------------------------------------------------- running pip
-
-
-class PipWatcher:
-    """Reads pip's output line by line: writes it to the log and turns it into one live status line."""
-
-    def __init__(self, line: Line, label: str) -> None:
-        self.line = line
-        self.label = label
-        self.started = time.monotonic()
-        self.current = ""
-        self.size = ""
-        self.collected = 0
-        self.phase = "resolving"
-        self.compiled = (0, 0)  # (files compiled, of) while llama.cpp builds
-        self.tail: list[str] = []
-
-    def feed(self, raw: str) -> None:
-        text = raw.rstrip("\n")
-        self.tail = (self.tail + [text])[-60:]
-        if any(p.search(text) for p in HARMLESS):
-            return
-        elapsed = duration(time.monotonic() - self.started)
-        if m := _COLLECTING.match(text):
-            self.collected += 1
-            self.phase = "resolving"
-            self.line.show(f"    {self.label}: resolving ({self.collected} packages so far, {elapsed})")
-        elif m := _DOWNLOADING.search(text):
-            self.current, self.size = m.group(1).split("/")[-1], m.group(2)
-            self.phase = "downloading"
-            self.line.show(f"    downloading {self.current} ({self.size})")
-        elif m := _PROGRESS.search(text):
-            done, total = int(m.group(1)), int(m.group(2))
-            self.line.show(f"    downloading {self.current} {bar(done, total)} of {human_bytes(total)}",
-                           force=done == total and total > 50e6)
-        elif m := _BUILDING.search(text):
-            self.phase = f"building {m.group(1)}"
-            self.line.show(f"    {self.phase} ({elapsed})")
-        elif m := _NINJA.match(text):
-            self.compiled = (int(m.group(1)), int(m.group(2)))
-            self.phase = "compiling"
-            done, total = self.compiled
-            self.line.show(self._compiling(elapsed), force=done in (total // 4, total // 2, 3 * total // 4))
-        elif m := _INSTALLING.match(text):
-            n = len(m.group(1).split(","))
-            self.phase = f"installing {n} package{'s' if n != 1 else ''}"
-            self.line.show(f"    {self.phase} ({elapsed})")
-
-    def _compiling(self, elapsed: str) -> str:
-        done, total = self.compiled
-        return f"    compiling llama.cpp {bar(done, total)} ({done}/{total} files, {elapsed})"
-
-    def tick(self) -> None:
-        """Called every second: keeps the elapsed time moving during steps pip reports nothing for."""
-        elapsed = duration(time.monotonic() - self.started)
-        if self.phase == "compiling":
-            self.line.show(self._compiling(elapsed))
-        elif self.phase.startswith(("installing", "building")):
-            self.line.show(f"    {self.phase} ({elapsed})")
 
 
 def run_logged(cmd: Sequence[str], label: str, env: dict[str, str] | None = None) -> None:
@@ -191,11 +64,7 @@ def run_logged(cmd: Sequence[str], label: str, env: dict[str, str] | None = None
         done.set()
     line.clear()
     if code != 0:
-        failure = [t for t in watcher.tail if not any(p.search(t) for p in HARMLESS)]
-        say(f"  ✖ {label} failed (exit {code}). The end of its output (all of it is in {LOG}):")
-        for t in failure[-25:]:
-            say("    " + t)
-        sys.exit(code)
+        report_failure(label, code, watcher.tail, LOG)
 
 
 def pip(*args: str) -> list[str]:
@@ -216,6 +85,7 @@ class Step:
     run: Callable[[], None]
     key: str = ""
     check: Callable[[], bool] | None = None  # True when already done (overrides the stamp)
+    background: Callable[[], Background] | None = None  # starts its slow part beside the others; `run` then ends it
 
     def stamp(self) -> Path:
         return STAMPS / self.name
@@ -257,23 +127,53 @@ def _milvus() -> bool:
     return os.environ.get("RAG_STORE", "").strip().lower() == "milvus"
 
 
+def _llama_in_venv() -> bool:
+    return any(VENV.glob("lib/python*/site-packages/llama_cpp_python-*.dist-info"))
+
+
+def install_project(extras: Sequence[str], label: str) -> None:
+    """`pip install -e .[extras]`. While llama.cpp is still compiling in the background (it is not in .venv yet),
+    pip would compile it a second time, itself: the libraries then come without it and the app without its
+    dependencies, and the join installs llama.cpp's wheel."""
+    target = f"{ROOT}[{','.join(extras)}]" if extras else str(ROOT)
+    needed = None if _llama_in_venv() else project_requirements(PYPROJECT, extras)
+    if needed is None:
+        run_logged(pip("install", "-e", target), label)
+        return
+    run_logged(pip("install", *leaving_out(LLAMA_NAME, needed)[0]), label)
+    run_logged(pip("install", "--no-deps", "-e", target), "the app")
+
+
 def install_app() -> None:
     # RAG_STORE=milvus: the Milvus client and Milvus Lite too (the tests install them anyway)
-    run_logged(pip("install", "-e", f"{ROOT}[milvus]" if _milvus() else str(ROOT)), "the app's libraries")
+    install_project(["milvus"] if _milvus() else [], "the app's libraries")
 
 
-def install_llama(env: dict[str, str] | None = None, key: str = "") -> None:
+def _scratch(kept: Path) -> Path:
+    return kept.with_name(f".{kept.name}.{os.getpid()}")
+
+
+def _wheel_cmd(into: Path) -> list[str]:
+    # -v: the compiler's progress lines; no pip cache: it would hand back a wheel built with other flags
+    return pip("wheel", "-v", "--no-deps", "--no-cache-dir", "-w", str(into), llama_build.LLAMA)
+
+
+def compile_llama(env: dict[str, str], kept: Path) -> Background:
+    """Start the compile beside the other steps; `install_llama` at the join then finds the wheel kept."""
+    return Background.start(_wheel_cmd(_scratch(kept)), "llama.cpp", env, LLAMA_LOG, _scratch(kept), kept)
+
+
+def install_llama(env: dict[str, str] | None = None, key: str = "", extras: Sequence[str] = ()) -> None:
     """Build the wheel once for this CPU, compiler and flags (see `rag.llama_build`), then install that wheel,
     replacing any other build of the same version (an older one may have the AMX kernels that crash). `env` and
-    `key`: the build environment and its key when the caller has them already (each asks the compiler)."""
+    `key`: the build environment and its key when the caller has them already (each asks the compiler);
+    `extras`: llama-cpp-python's extras the set-up wants (`make test`: its server)."""
     env = env or llama_build.build_env()
     kept = llama_build.wheel_dir(key or llama_build.build_key(env))
     if not list(kept.glob("*.whl")):
-        tmp = kept.with_name(f".{kept.name}.{os.getpid()}")
+        tmp = _scratch(kept)
         try:
-            # -v: the compiler's progress lines; no pip cache: it would hand back a wheel built with other flags
-            run_logged(pip("wheel", "-v", "--no-deps", "--no-cache-dir", "-w", str(tmp), llama_build.LLAMA),
-                       "llama.cpp", env=env)
+            run_logged(_wheel_cmd(tmp), "llama.cpp", env=env)
             shutil.rmtree(kept, ignore_errors=True)
             os.replace(tmp, kept)
         finally:
@@ -281,12 +181,12 @@ def install_llama(env: dict[str, str] | None = None, key: str = "") -> None:
     else:
         say(f"      (the build kept in {kept} for this CPU and compiler)")
     wheel = str(sorted(kept.glob("*.whl"))[-1])
-    run_logged(pip("install", wheel), "llama.cpp's libraries")
+    run_logged(pip("install", wheel + (f"[{','.join(extras)}]" if extras else "")), "llama.cpp's libraries")
     run_logged(pip("install", "--force-reinstall", "--no-deps", wheel), "llama.cpp")
 
 
 def install_test_tools() -> None:
-    run_logged(pip("install", "-e", f"{ROOT}[test]"), "test tools")
+    install_project(["test"], "test tools")
 
 
 def install_browser() -> None:
@@ -329,19 +229,29 @@ def _model_ready(name: str) -> Callable[[], bool]:
     return check
 
 
-def _llama_step() -> Step:
+def _llama_step(extras: Sequence[str] = ()) -> Step:
+    """Kept from before: installed in its place (before the app, which needs it). To compile: in the background,
+    from right after the pip step, where this Python can tell the app's other libraries apart (3.11+)."""
     env = llama_build.build_env()
     key = llama_build.build_key(env)
-    if list(llama_build.wheel_dir(key).glob("*.whl")):
-        title, takes = "Installing llama.cpp (llama-cpp-python 0.3.36), built before for this CPU and compiler", "~5 s"
-    else:
-        title, takes = "Building llama.cpp (llama-cpp-python 0.3.36) from source", "~3-6 min on 2 cores"
-    return Step("llama", title, "it runs the language model in-process; PyPI has no ready-made build", takes,
-                lambda: install_llama(env, key), key=key)
+    kept = llama_build.wheel_dir(key)
+    why = "it runs the language model in-process; PyPI has no ready-made build"
+
+    def run() -> None:
+        install_llama(env, key, extras)
+
+    if list(kept.glob("*.whl")):
+        title = "Installing llama.cpp (llama-cpp-python 0.3.36), built before for this CPU and compiler"
+        return Step("llama", title, why, "~5 s", run, key=key)
+    title = "Building llama.cpp (llama-cpp-python 0.3.36) from source"
+    if project_requirements(PYPROJECT, ()) is None:
+        return Step("llama", title, why, "~3-6 min on 2 cores", run, key=key)
+    return Step("llama", title + " in the background while the rest installs", why, "~3-6 min on 2 cores", run,
+                key=key, background=lambda: compile_llama(env, kept))
 
 
-def chat_steps() -> list[Step]:
-    pyproject = ROOT / "pyproject.toml"
+def chat_steps(llama_extras: Sequence[str] = ()) -> list[Step]:
+    pyproject = PYPROJECT
     return [
         Step("venv", "Creating a virtual environment in .venv", "everything installs there, not system-wide",
              "~5 s", make_venv, check=lambda: PY.exists()),
@@ -349,7 +259,7 @@ def chat_steps() -> list[Step]:
              upgrade_pip, key=PIP),
         Step("torch", "Installing PyTorch 2.13.0 (CPU build, ~180 MB)",
              "sentence-transformers runs on it to embed articles", "~20 s-1 min", install_torch, key=TORCH),
-        _llama_step(),
+        _llama_step(llama_extras),
         Step("app", "Installing the app and its libraries (Gradio, sentence-transformers, FAISS, ...)",
              "the chat page, the embedder and the index", "~30 s-1 min", install_app,
              key=_file_key(pyproject, extra="milvus" if _milvus() else "")),
@@ -362,8 +272,10 @@ def chat_steps() -> list[Step]:
 
 
 def test_steps() -> list[Step]:
-    pyproject = ROOT / "pyproject.toml"
-    steps = [s for s in chat_steps() if s.name != "index"]  # the tests build their own indexes
+    pyproject = PYPROJECT
+    # the test tools ask for llama.cpp's server: its libraries come with the wheel then
+    server = leaving_out(LLAMA_NAME, project_requirements(pyproject, ["test"]) or [])[1]
+    steps = [s for s in chat_steps(server) if s.name != "index"]  # the tests build their own indexes
     steps += [
         Step("test", "Installing the test tools (pytest, Playwright, gradio_client, llama.cpp's server, Milvus Lite)",
              "make test only: the chat does not need them", "~30 s", install_test_tools,
@@ -377,20 +289,52 @@ def test_steps() -> list[Step]:
     return steps
 
 
+def _in_order(todo: Sequence[Step]) -> list[Step]:
+    """A background step starts as soon as what it needs is there: the venv and its up-to-date pip."""
+    now = [s for s in todo if s.background is None]
+    later = [s for s in todo if s.background is not None]
+    at = next((i + 1 for i, s in enumerate(now) if s.name == "pip"), 0)
+    return now[:at] + later + now[at:]
+
+
+def _shown(path: Path) -> Path:
+    return path.relative_to(ROOT) if path.is_relative_to(ROOT) else path
+
+
 def run_steps(steps: Sequence[Step], goal: str) -> None:
+    """The steps in order, a background step beside the rest; joined at the end, when no other pip runs. A
+    failure anywhere (or Ctrl-C) stops the background build, which is checked after every foreground step."""
     started = time.monotonic()
-    todo = [s for s in steps if not s.done()]
+    todo = _in_order([s for s in steps if not s.done()])
     if not todo:
         say(f"• Everything needed for {goal} is installed.")
         return
     say(f"• Setting up for {goal}: {len(todo)} step{'s' if len(todo) != 1 else ''} "
-        f"(a log of every command: {LOG.relative_to(ROOT)})")
-    for i, step in enumerate(todo, 1):
-        say(f"[{i}/{len(todo)}] {step.title}: {step.why} ({step.takes}).")
-        t0 = time.monotonic()
-        step.run()
-        step.mark()
-        say(f"      done in {duration(time.monotonic() - t0)}")
+        f"(a log of every command: {_shown(LOG)})")
+    builds: list[tuple[str, Step, Background]] = []
+    try:
+        for i, step in enumerate(todo, 1):
+            say(f"[{i}/{len(todo)}] {step.title}: {step.why} ({step.takes}).")
+            if step.background is not None:
+                builds.append((f"[{i}/{len(todo)}]", step, build := step.background()))
+                say(f"      started; its output goes to {_shown(build.log)}")
+                continue
+            t0 = time.monotonic()
+            step.run()
+            step.mark()
+            say(f"      done in {duration(time.monotonic() - t0)}")
+            for *_, build in builds:
+                build.check()
+        for number, step, build in builds:
+            say(f"{number} {build.label}, continued: its build, then installing it.")
+            build.finish()
+            t0 = time.monotonic()
+            step.run()
+            step.mark()
+            say(f"      installed in {duration(time.monotonic() - t0)}")
+    finally:
+        for *_, build in builds:
+            build.stop()
     say(f"• Set-up finished in {duration(time.monotonic() - started)}.")
 
 
@@ -400,6 +344,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     if sys.version_info < (3, 10):
         say(f"✖ Python 3.10 or newer is needed (this is {sys.version.split()[0]}): run make with PYTHON=python3.11.")
         sys.exit(1)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # a killed set-up stops its background build too
     if goal == "chat":
         run_steps(chat_steps(), "the chat")
     elif goal == "test":

@@ -60,6 +60,10 @@ class Settings:
     # slower (AVX2: 1.5x slower, writing 1.3x faster; AVX-512: 0.6-0.75x, writing 0.97-1.2x): off, since answers
     # read far more than they write. When on, it is tried in a child process first (rag.generate.llama_check)
     llm_repack: bool = False
+    # writing faster on a CPU (rag.generate.llama_batch): draft tokens copied from the prompt and checked in the same
+    # decode step as the next token (0: off), and how many replies (an answer's parts) are written side by side
+    llm_lookup: int = 4
+    llm_parallel: int = 4
     llm_dtype: str = "auto"  # auto | float32 | bfloat16 | float16
     llm_url: str = ""  # OpenAI-compatible server; when set, used instead of a local model
     llm_api_key: str = ""

@@ -48,7 +48,7 @@ class TrackingGenerator(ScriptedGenerator):
 
 def make_pipeline(tmp_path, embedder, gen: ScriptedGenerator, **settings) -> Pipeline:
     data = tmp_path / "data"
-    data.mkdir()
+    data.mkdir(parents=True)
     for name, body in DOCS.items():
         approx = "published_approx: true\n" if name == "ukraine.md" else ""
         (data / name).write_text(f"---\ntitle: {name}\noutlet: Wire\npublished: '2015-10-14'\n{approx}---\n{body}")
@@ -387,6 +387,46 @@ def test_a_why_question_reads_each_part_alone_and_streams_each_as_it_passes(tmp_
     assert len(sentences) == len(a.citations)  # one cited sentence per part
 
 
+class SideBySideReader(CopyingReader):
+    """A reader that can write several replies side by side (`read_many`); each reply is what `stream` writes."""
+
+    def __init__(self, *a, **k) -> None:
+        super().__init__(*a, **k)
+        self.batches: list[int] = []
+
+    def read_many(self, prompts, max_new_tokens=64, until=None):
+        self.batches.append(len(prompts))
+        replies = []
+        for messages in prompts:
+            text = ""
+            for piece in self.stream(messages, max_new_tokens):
+                text += piece
+                if until and until(text):
+                    break
+            replies.append(text)
+        return replies
+
+
+def test_a_reader_that_writes_side_by_side_reads_all_parts_in_one_call_with_the_same_answer(tmp_path, hash_embedder):
+    keys = ("vote", "isolation", "warplanes", "militias", "Obama")
+    question = "Why did Russian warplanes start bombing Syria after the vote?"
+    alone = make_pipeline(tmp_path / "alone", hash_embedder, CopyingReader(keys=keys)).answer(question)
+    gen = SideBySideReader(keys=keys)
+    p = make_pipeline(tmp_path / "side", hash_embedder, gen)
+    batches_at_tokens, a = [], None
+    for e in p.answer_stream(question):
+        if e.kind == "token":
+            batches_at_tokens.append(len(gen.batches))
+        a = e.data if e.kind == "answer" else a
+    # the first part read alone and shown at once, the others in one call, none read again alone
+    assert gen.reads >= 3 and gen.batches == [gen.reads - 1]
+    assert batches_at_tokens[0] == 0 and batches_at_tokens[-1] == 1
+    assert (a.answer, [c.quote for c in a.citations]) == (alone.answer, [c.quote for c in alone.citations])
+    off = SideBySideReader(keys=keys)
+    make_pipeline(tmp_path / "off", hash_embedder, off, llm_parallel=1).answer(question)
+    assert off.batches == [] and off.reads == gen.reads  # RAG_LLM_PARALLEL=1: one part at a time
+
+
 def test_parts_that_say_none_lean_back_or_repeat_are_not_shown(tmp_path, hash_embedder):
     gen = CopyingReader(keys=("They obliged", "The proxies"))  # both open by pointing at a sentence unseen
     p = make_pipeline(tmp_path, hash_embedder, gen)
@@ -435,3 +475,22 @@ def test_units_that_retrieval_ranks_low_are_not_read_after_none(tmp_path, hash_e
     p = make_pipeline(tmp_path, hash_embedder, gen, none_read_score=5.0)  # no unit scores this high
     a = p.answer("Which American leader criticised the way the Russian pilots picked targets?")
     assert a.refused and gen.reads == 0
+
+
+def test_warm_up_primes_the_prefix_of_every_prompt_an_answer_uses(tmp_path, hash_embedder):
+    """Each prompt's fixed prefix is read once at start: an answer that switches prompts (choose, read, a part,
+    judge) restores it instead of reading its instructions and examples again (~1 s each on two cores)."""
+    from rag import prompts
+
+    class Priming(ScriptedGenerator):
+        def __init__(self) -> None:
+            super().__init__()
+            self.primed: list[str] = []
+
+        def prime(self, messages, cache_dir=None) -> bool:
+            self.primed.append(messages[0]["content"])
+            return False
+
+    gen = Priming()
+    make_pipeline(tmp_path, hash_embedder, gen).warm_up()
+    assert sorted(gen.primed) == sorted(prompts.load(n)["system"] for n in ("choose", "read", "part", "judge"))

@@ -473,3 +473,40 @@ def test_busy_cores_start_and_stop_their_processes():
     with busy_cores(2, settle_s=0.1) as procs:
         assert len(procs) == 2 and all(p.poll() is None for p in procs)
     assert all(p.poll() is not None for p in procs)
+
+
+def test_bench_answer_names_each_model_call_by_its_stage_and_reads_times_against_the_reference_job(
+        corpus, tmp_path, monkeypatch):
+    from rag.bench import bench_answer
+    from rag.bench import stages
+
+    monkeypatch.setattr("rag.bench.answer.reference_job", lambda settings: stages.Reference(100.0, 10.0, 0.1))
+    settings = Settings(data_dir=corpus, index_dir=tmp_path / "index", chunk_words=30)
+    gen = ScriptedGenerator(default="Russia began air strikes in Syria on Sept. 30 [1].", probs={"NONE": 0.0})
+    questions = ["When did Russia begin air strikes in Syria?", "Why did Putin enter Syria?"]
+    result = bench_answer(settings, questions, embedder=HashEmbedder(dim=64), generator=gen, replay=False,
+                          reference=True)
+    assert result.reference["seconds"] == pytest.approx(512 / 100 + 32 / 10)
+    assert not result.replayed and all("direct_total_ms" not in r for r in result.rows)
+    # the factoid chose (probe), read and judged; the why-question read parts and judged them
+    assert {"choose", "read", "part", "judge"} <= set(result.stages)
+    assert result.stages["choose"]["calls"] == 1 and result.stages["part"]["calls"] >= 1
+    assert sum(r["calls"] for r in result.stages.values()) == sum(len(r["calls"]) for r in result.rows)
+    kinds = result.by_kind
+    assert kinds["explanations (why / compare / about)"]["n"] == 1 and kinds["one-answer questions"]["n"] == 1
+    ref_ms = result.reference["seconds"] * 1000
+    assert kinds["all questions"]["first_p50"] == pytest.approx(result.first_sentence_ms["p50"] / ref_ms)
+    assert [t for t, _, _ in result.targets()] == ["first checked sentence p50 <= 0.6x the reference job",
+                                                   "full answer p50 <= 1.2x", "full answer p95 <= 2.4x"]
+    table = result.table()
+    assert "Where the time goes" in table and "judging written sentences" in table and "x ref" in table
+    json.dumps(result.to_dict(), default=str)
+
+
+def test_a_call_is_named_by_its_prompt():
+    from rag import prompts
+    from rag.bench.stages import stage_of
+
+    for name in ("choose", "read", "part", "judge"):
+        assert stage_of([{"role": "system", "content": prompts.load(name)["system"]}, {"role": "user", "content": "x"}]) == name
+    assert stage_of([{"role": "user", "content": "Say OK."}]) == "other"

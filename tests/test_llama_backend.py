@@ -422,3 +422,75 @@ def test_a_primed_prefix_is_restored_on_the_next_start(tmp_path):
         _uncount(restart)
     # another context size is another state: not restored
     assert LlamaCppGenerator(str(smollm2_gguf()), n_ctx=1024, n_threads=THREADS).prime(prefix, tmp_path) is False
+
+
+# ---------------------------------------------------------------- writing faster: drafts from the prompt, replies side by side
+def test_a_draft_is_what_followed_the_last_tokens_in_the_prompt():
+    from rag.generate.llama_batch import lookup_draft
+
+    history = [5, 6, 7, 8, 9, 1, 6, 7]  # "6 7" occurred before, followed by 8 9
+    assert lookup_draft(history, 3) == [8, 9, 1]
+    assert lookup_draft(history, 1) == [8]
+    assert lookup_draft([5, 6, 7, 8, 9, 1, 2, 7], 3) == []  # one token in common is no evidence
+    assert lookup_draft(history, 0) == [] and lookup_draft([1, 2], 3) == []
+    # the latest earlier occurrence wins: closest to what is being written
+    assert lookup_draft([1, 2, 3, 1, 2, 4, 1, 2], 1) == [4]
+
+
+def test_only_the_draft_tokens_the_model_would_write_are_kept():
+    from rag.generate.llama_batch import accepted_prefix
+
+    def row(best: int) -> np.ndarray:
+        x = np.zeros(10)
+        x[best] = 1.0
+        return x
+
+    assert accepted_prefix([3, 4, 5], [row(3), row(4), row(6)], frozenset()) == 2
+    assert accepted_prefix([3, 4], [row(2), row(4)], frozenset()) == 0  # the first differs: none kept
+    assert accepted_prefix([3, 9], [row(3), row(9)], frozenset({9})) == 1  # the end is written by the writer itself
+
+
+def _repeat(text: str) -> list[dict]:
+    return [{"role": "user", "content": f"Repeat this sentence exactly, nothing else: {text}"}]
+
+
+@pytest.mark.integration
+@needs_llama
+def test_prompt_lookup_writes_the_same_greedy_reply_in_fewer_steps(smol):
+    from rag.generate.llama_backend import LlamaCppGenerator
+
+    drafting = LlamaCppGenerator(str(smollm2_gguf()), n_ctx=2048, n_threads=THREADS, lookup=4)
+    for text in ("The council approved the harbour wall on Tuesday after a long debate about its cost.",
+                 "Officials said the talks would resume next week in Geneva."):
+        plain = "".join(smol.stream(_repeat(text), 40))
+        before = drafting.stats.snapshot()
+        drafted = "".join(drafting.stream(_repeat(text), 40))
+        after = drafting.stats.snapshot()
+        assert drafted == plain
+        assert after["accepted"] > before["accepted"]  # it copied, and the copies were checked, not trusted
+        assert after["steps"] - before["steps"] < after["written_tokens"] - before["written_tokens"]
+    assert "".join(drafting.stream(_ask("What did the council approve?"), 24)) == \
+        "".join(smol.stream(_ask("What did the council approve?"), 24))
+
+
+@pytest.mark.integration
+@needs_llama
+def test_replies_written_side_by_side_are_the_replies_written_alone(smol):
+    from rag.generate.llama_backend import LlamaCppGenerator
+
+    side = LlamaCppGenerator(str(smollm2_gguf()), n_ctx=2048, n_threads=THREADS, sequences=4, lookup=4)
+    asks = [_ask("What did the council approve?"), _ask("When was it approved?"),
+            _ask("Who approved the wall?", "[1] The harbour board, not the council, approved the wall."),
+            _repeat("Talks resume next week.")]
+    alone = ["".join(smol.stream(a, 24)) for a in asks]
+    assert side.read_many(asks, 24) == alone
+    assert side.stats.steps < side.stats.written_tokens  # several replies per decode step
+    assert side.stats.accepted > 0  # the reply that copies was written with drafts, checked in the same steps
+    # the context is left holding one sequence: what it writes next is what a fresh reader writes
+    assert "".join(side.stream(asks[1], 24)) == alone[1]
+    # each reply stops where `until` says, the others go on
+    short = side.read_many(asks[:2], 24, until=lambda text: len(text.split()) >= 2)
+    assert all(len(t.split()) <= 3 for t in short) and all(a.startswith(t.strip()) or t.strip() in a
+                                                            for t, a in zip(short, alone[:2]))
+    many = [_ask(f"Question number {i}: what was approved?") for i in range(6)]  # more than one batch of four
+    assert side.read_many(many, 12) == ["".join(smol.stream(a, 12)) for a in many]

@@ -139,7 +139,7 @@ def _recording_params(seen: list):
     import contextlib
 
     @contextlib.contextmanager
-    def params(repack: bool):
+    def params(repack: bool, sequences: int = 1):
         seen.append(repack)
         yield
 

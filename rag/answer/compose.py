@@ -27,7 +27,7 @@ from rag.answer.evidence import Unit, unresolved_pronoun
 from rag.answer.followup import rewrite_query
 from rag.answer.judge import NOT_ANSWER, answer_gap, judge, judge_messages
 from rag.answer.explain import Explaining
-from rag.answer.parts import Part
+from rag.answer.parts import Part, part_messages
 from rag.answer.shape import question_shape
 from rag.answer.verify import check_sentence
 from rag.cpu import ANSWERS
@@ -63,10 +63,10 @@ class Answerer(Explaining):
         log.info("evidence selection: %s", f"embedded {n} sentences" if n else "sentence vectors read back")
 
     def _prime_reader(self, gen, keep: bool) -> None:
-        """Run the fixed prefixes of the three prompts (choosing, reading, judging) once, so their KV caches are
-        ready for the first question."""
+        """Run the fixed prefixes of the four prompts (choosing, reading, reading a part, judging) once, so their KV
+        caches are ready for the first question (and restored, not read again, when an answer switches prompts)."""
         prefixes = [choose_messages("Is this a warm-up?", []), read_messages("Is this a warm-up?", []),
-                    judge_messages("", "", "Is this a warm-up?")]
+                    part_messages("Is this a warm-up?", ""), judge_messages("", "", "Is this a warm-up?")]
         prime = getattr(gen, "prime", None)
         if prime is not None:
             cache = self.settings.cache_path if keep else None

@@ -85,7 +85,8 @@ def make_generator(settings) -> Generator:
         from rag.generate.llama_backend import LlamaCppGenerator
 
         return LlamaCppGenerator(os.path.join(model, gguf), n_threads=settings.llm_threads, n_ctx=settings.llm_ctx,
-                                 repack=settings.llm_repack, check_dir=settings.cache_path)
+                                 repack=settings.llm_repack, check_dir=settings.cache_path,
+                                 lookup=settings.llm_lookup, sequences=settings.llm_parallel)
     if gguf and backend == "auto":
         log.info("llama-cpp-python is not installed: running %s on transformers (slower)", gguf)
     from rag.generate.transformers_backend import TransformersGenerator

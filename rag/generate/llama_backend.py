@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import codecs
 import contextlib
-import ctypes
-import hashlib
 import logging
 import os
 import threading
@@ -25,21 +23,27 @@ import numpy as np
 from rag import cpu
 from rag.errors import ModelLoadError, RagError
 from rag.generate.base import Messages, word_probs
+from rag.generate.llama_batch import (MAX_SEQUENCES, REFIT_TOKENS, Batch, ReaderStats, SideBySide, accepted_prefix,
+                                      common_prefix, drop_sequence, lookup_draft)
+from rag.generate.llama_state import KeptStates
 
 if TYPE_CHECKING:
     from llama_cpp import Llama
 
 log = logging.getLogger(__name__)
-REFIT_TOKENS = 8  # while writing, the thread count is fitted to the free cores again every this many tokens
-MIN_RESTORE_GAIN = 32  # restore a kept prefix state only when it saves reading at least this many tokens
 
 
-class LlamaCppGenerator:
+class LlamaCppGenerator(KeptStates, SideBySide):
     """The `Generator` protocol over a GGUF file, greedy, with the model's own chat template."""
 
     def __init__(self, path: str, n_threads: int = 0, n_ctx: int = 4096, name: str | None = None,
-                 repack: bool = False, check_dir: Path | None = None) -> None:
+                 repack: bool = False, check_dir: Path | None = None, lookup: int = 0,
+                 sequences: int = 1) -> None:
         self.path = str(path)
+        self.lookup = lookup  # draft tokens proposed by prompt lookup per step (0: none; see llama_batch)
+        self.sequences = max(1, min(sequences, MAX_SEQUENCES))  # replies `read_many` writes side by side
+        self.stats = ReaderStats()
+        self._batch: Batch | None = None
         self.repack = repack
         self.check_dir = check_dir  # where the verdict of trying repacking in a child process is kept
         self.fixed_threads = n_threads  # 0: fit the threads to the cores free at each call (rag.cpu)
@@ -65,58 +69,43 @@ class LlamaCppGenerator:
             pass
 
     def stream(self, messages: Messages, max_new_tokens: int = 64) -> Iterator[str]:
-        """Yield the greedy reply as it decodes. Closing the iterator stops decoding and frees the model."""
-        llm = self._load()
+        """Yield the greedy reply as it decodes. Closing the iterator stops decoding and frees the model.
+
+        With `lookup`, each step also checks a draft copied from the prompt (see `llama_batch.lookup_draft`): the
+        reply is the same greedy one, written in fewer steps where it copies."""
+        self._load()
         with self._lock:
             tokens = self._prompt(messages)
             logits = self._prefill(tokens)
             utf8 = codecs.getincrementaldecoder("utf-8")(errors="replace")  # a character may span tokens
             budget = min(max_new_tokens, self.n_ctx - len(tokens))
-            for i in range(budget):
+            history = list(tokens)
+            while len(history) - len(tokens) < budget:
                 token = int(np.argmax(logits))
                 if token in self._eog:
                     break
-                text = utf8.decode(self._piece(token))
-                if text:
+                left = budget - (len(history) - len(tokens)) - 1
+                if text := self._take(token, history, utf8):
                     yield text
-                if i + 1 < budget:
-                    if i % REFIT_TOKENS == REFIT_TOKENS - 1:
-                        self._fit_threads()
-                    llm.eval([token])
-                    logits = self._logits()
+                if left <= 0:
+                    break
+                t0 = time.perf_counter()
+                if self.stats.steps % REFIT_TOKENS == REFIT_TOKENS - 1:
+                    self._fit_threads()
+                logits, kept = self._step(token, lookup_draft(history, min(self.lookup, left - 1)))
+                self.stats.write_s += time.perf_counter() - t0
+                for t in kept:
+                    if text := self._take(t, history, utf8):
+                        yield text
             tail = utf8.decode(b"", final=True)
             if tail:
                 yield tail
 
-    def prime(self, messages: Messages, cache_dir: Path | None = None) -> bool:
-        """Decode `messages` now (a prompt prefix many questions share), so a question pays only for its own part;
-        the state after it is kept in memory, so other prompts in between do not cost it again. With
-        `cache_dir`, the state (the prefix's KV cache, a few MB) is also kept there and restored on the next start
-        instead of decoded: the file is keyed by the model file, the context size, llama.cpp's version and the
-        exact tokens. Returns True when it was restored."""
-        self._load()
-        with self._lock:
-            tokens = self._prompt(messages)
-            path = Path(cache_dir) / f"llama-prefix-{self._state_key(tokens)}.bin" if cache_dir else None
-            if path is not None:
-                self._primed.add(path)
-            restored = self._restore(path, tokens) if path is not None else None
-            if restored is not None:
-                log.info("llama.cpp: restored the %d-token prompt prefix from %s", len(tokens), path)
-                self._states[tuple(tokens)] = restored
-                return True
-            self._prefill(tokens)
-            data = self._state_bytes()
-            self._states[tuple(tokens)] = data
-            if path is not None:
-                self._save(path, data)
-            return False
-
-    def forget_unprimed(self, cache_dir: Path) -> None:
-        """Delete kept prompt states that no `prime` of this run asked for (older prompts, older models)."""
-        for old in Path(cache_dir).glob("llama-prefix-*.bin"):
-            if old not in self._primed:
-                old.unlink(missing_ok=True)
+    def _take(self, token: int, history: list[int], utf8) -> str:
+        """A written token: into the history drafts are looked up in, counted, and its text (maybe "")."""
+        history.append(token)
+        self.stats.written_tokens += 1
+        return utf8.decode(self._piece(token))
 
     def first_token_probs(self, messages: Messages, words: Sequence[str]) -> dict[str, float]:
         """The probability that the reply starts with each word (see `rag.generate.word_probs`). The prompt's
@@ -147,7 +136,7 @@ class LlamaCppGenerator:
                 self._check_repack()
             t0 = time.perf_counter()
             try:
-                with _model_params(repack=self.repack):
+                with _model_params(repack=self.repack, sequences=self.sequences):
                     llm = llama_cpp.Llama(model_path=self.path, n_ctx=self.n_ctx, n_threads=self.n_threads,
                                           n_threads_batch=self.n_threads, verbose=False)
             except Exception as e:  # noqa: BLE001 - llama-cpp-python raises ValueError/RuntimeError/OSError
@@ -203,72 +192,6 @@ class LlamaCppGenerator:
             n = llama_cpp.llama_token_to_piece(vocab, token, buf, len(buf), 0, False)
         return buf.raw[:n]
 
-    # ---------- a saved state (call with self._lock held) ----------
-    def _state_key(self, tokens: list[int]) -> str:
-        import llama_cpp
-
-        st = os.stat(self.path)
-        h = hashlib.sha256(f"{os.path.abspath(self.path)}|{st.st_size}|{st.st_mtime_ns}|{self.n_ctx}|"
-                           f"{llama_cpp.__version__}|{self.repack}|".encode())
-        h.update(np.asarray(tokens, dtype=np.int32).tobytes())
-        return h.hexdigest()[:24]
-
-    def _state_bytes(self) -> bytes:
-        import llama_cpp
-
-        ctx = self._llm._ctx.ctx
-        size = llama_cpp.llama_state_get_size(ctx)
-        buf = (ctypes.c_uint8 * size)()
-        n = llama_cpp.llama_state_get_data(ctx, buf, size)
-        return ctypes.string_at(buf, n)  # the n bytes written
-
-    def _save(self, path: Path, data: bytes) -> None:
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-            tmp.write_bytes(data)
-            os.replace(tmp, path)
-        except OSError as e:
-            log.info("could not keep the primed prompt in %s (%s): it is decoded at each start", path, e)
-
-    def _restore(self, path: Path, tokens: list[int]) -> bytes | None:
-        """The saved state, now in the context; None when there is none or it does not fit."""
-        try:
-            data = path.read_bytes()
-        except OSError:
-            return None
-        if not self._set_state(data, tokens):
-            log.warning("the saved prompt state %s does not fit this model: decoding the prompt instead", path)
-            path.unlink(missing_ok=True)
-            return None
-        return data
-
-    def _set_state(self, data: bytes, tokens: Sequence[int]) -> bool:
-        import llama_cpp
-
-        llm = self._llm
-        buf = (ctypes.c_uint8 * len(data)).from_buffer_copy(data)
-        if llama_cpp.llama_state_set_data(llm._ctx.ctx, buf, len(data)) != len(data):
-            llm.reset()
-            return False
-        llm.input_ids[: len(tokens)] = tokens
-        llm.n_tokens = len(tokens)
-        self._memo = None
-        return True
-
-    def _reuse_state(self, tokens: list[int], held: int) -> None:
-        """Restore the kept prefix state that shares the most tokens with `tokens`, when it shares more than the
-        context holds now (by enough to beat reading them: a restore copies a few MB)."""
-        best, shared = None, held + MIN_RESTORE_GAIN
-        for key in self._states:
-            if min(len(key), len(tokens)) <= shared:
-                continue
-            same = _common_prefix(key, tokens)
-            if same > shared:
-                best, shared = key, same
-        if best is not None:
-            self._set_state(self._states[best], best)
-
     # ---------- the context (call with self._lock held) ----------
     def _prefill(self, tokens: list[int]) -> np.ndarray:
         """The logits after `tokens`, decoding only what the context does not already hold."""
@@ -299,8 +222,33 @@ class LlamaCppGenerator:
             same = self._shared(tokens)
         keep = self._truncate(min(same, len(tokens) - 1))
         self._fit_threads()
+        t0 = time.perf_counter()
         llm.eval(tokens[keep:])
+        self.stats.prompt_tokens += len(tokens) - keep
+        self.stats.prompt_s += time.perf_counter() - t0
         return self._logits()
+
+    def _decode(self, entries) -> list[np.ndarray]:
+        if self._batch is None:
+            self._batch = Batch(n_seq=self.sequences)
+        return self._batch.decode(self._llm.ctx, self._llm.n_vocab(), entries)
+
+    def _step(self, token: int, draft: list[int]) -> tuple[np.ndarray, list[int]]:
+        """Write `token` into the context with a draft after it, in one decode: the logits after the last token
+        the model agrees with, and the draft tokens it agrees with (kept in the context; the rest dropped)."""
+        llm = self._llm
+        n = llm.n_tokens
+        out = self._decode([(t, n + j, 0, True) for j, t in enumerate([token, *draft])])
+        took = accepted_prefix(draft, out, self._eog)
+        kept = draft[:took]
+        llm.input_ids[n:n + took + 1] = [token, *kept]
+        llm.n_tokens = n + took + 1
+        if took < len(draft):
+            drop_sequence(llm.ctx, 0, llm.n_tokens)
+        self.stats.steps += 1
+        self.stats.drafted += len(draft)
+        self.stats.accepted += took
+        return out[took], kept
 
     def _fit_threads(self) -> None:
         """Use one thread per core that is free now (unless RAG_LLM_THREADS fixes the count): llama.cpp's threads
@@ -318,7 +266,7 @@ class LlamaCppGenerator:
     def _shared(self, tokens: list[int]) -> int:
         """How many leading tokens of `tokens` the context holds now."""
         llm = self._llm
-        return _common_prefix(llm.input_ids[: llm.n_tokens], tokens)
+        return common_prefix(llm.input_ids[: llm.n_tokens], tokens)
 
     def _holds(self, tokens: list[int]) -> bool:
         llm = self._llm
@@ -345,35 +293,35 @@ class LlamaCppGenerator:
         return np.ctypeslib.as_array(ptr, shape=(llm.n_vocab(),))
 
 
-def _common_prefix(a: Sequence[int], b: Sequence[int]) -> int:
-    """How many leading tokens two token sequences share."""
-    n = min(len(a), len(b))
-    differ = np.flatnonzero(np.asarray(a[:n], dtype=np.int64) != np.asarray(b[:n], dtype=np.int64))
-    return int(differ[0]) if len(differ) else n
-
-
 _PARAMS_LOCK = threading.Lock()
 
 
 @contextlib.contextmanager
-def _model_params(repack: bool) -> Iterator[None]:
-    """`Llama()` takes no argument for llama.cpp's `use_extra_bufts` (weight repacking), so the default model
-    parameters it starts from are adjusted while it is constructed."""
+def _model_params(repack: bool, sequences: int = 1) -> Iterator[None]:
+    """`Llama()` takes no argument for llama.cpp's `use_extra_bufts` (weight repacking) nor for the number of
+    sequences its context holds, so the default parameters it starts from are adjusted while it is constructed.
+    Several sequences share one unified cache: a copied prefix is shared, not duplicated."""
     import llama_cpp.llama_cpp as lib
 
     with _PARAMS_LOCK:
-        default = lib.llama_model_default_params
+        default, default_ctx = lib.llama_model_default_params, lib.llama_context_default_params
 
         def params():
             p = default()
             p.use_extra_bufts = repack
             return p
 
-        lib.llama_model_default_params = params
+        def ctx_params():
+            p = default_ctx()
+            if sequences > 1:
+                p.n_seq_max, p.kv_unified = sequences, True
+            return p
+
+        lib.llama_model_default_params, lib.llama_context_default_params = params, ctx_params
         try:
             yield
         finally:
-            lib.llama_model_default_params = default
+            lib.llama_model_default_params, lib.llama_context_default_params = default, default_ctx
 
 
 def physical_cores() -> int:
