@@ -427,6 +427,25 @@ def test_a_reader_that_writes_side_by_side_reads_all_parts_in_one_call_with_the_
     assert off.batches == [] and off.reads == gen.reads  # RAG_LLM_PARALLEL=1: one part at a time
 
 
+def test_stop_while_parts_are_read_side_by_side_keeps_what_was_shown(tmp_path, hash_embedder):
+    keys = ("vote", "isolation", "warplanes", "militias", "Obama")
+    gen = SideBySideReader(keys=keys)
+    p = make_pipeline(tmp_path, hash_embedder, gen)
+    asked = {"stop": False}
+    real = gen.read_many
+
+    def read_many(prompts, max_new_tokens=64, until=None):
+        asked["stop"] = True  # the user presses Stop while the other parts are being read
+        return real(prompts, max_new_tokens, until)
+
+    gen.read_many = read_many
+    events = list(p.answer_stream("Why did Russian warplanes start bombing Syria after the vote?",
+                                  stop=lambda: asked["stop"]))
+    a = events[-1].data
+    shown = [e.data for e in events if e.kind == "token"]
+    assert a.stopped and len(shown) == 1 and len(a.citations) == 1  # the first part, nothing read after Stop
+
+
 def test_parts_that_say_none_lean_back_or_repeat_are_not_shown(tmp_path, hash_embedder):
     gen = CopyingReader(keys=("They obliged", "The proxies"))  # both open by pointing at a sentence unseen
     p = make_pipeline(tmp_path, hash_embedder, gen)

@@ -98,6 +98,8 @@ class Explaining:
                 return True
             if at == 1:
                 together = self._read_together(query, units, parts[1:], stop, timings, t0)
+                if asked_to_stop(stop):
+                    return True
             reply = together[at - 1] if together is not None else self._read_one(_asked(query, part),
                                                                                 units[part.unit], stop, timings, t0)
             if reply is None:
