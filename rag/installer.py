@@ -86,6 +86,9 @@ class Step:
     key: str = ""
     check: Callable[[], bool] | None = None  # True when already done (overrides the stamp)
     background: Callable[[], Background] | None = None  # starts its slow part beside the others; `run` then ends it
+    # compute-bound: runs after a background build is joined, so the two do not share the cores (the index's
+    # embedding took 55 s beside the compile on 2 cores, and slowed it; alone it takes ~5 s)
+    after_build: bool = False
 
     def stamp(self) -> Path:
         return STAMPS / self.name
@@ -267,7 +270,7 @@ def chat_steps(llama_extras: Sequence[str] = ()) -> list[Step]:
              "it writes the answers; its SHA-256 is checked before use", "~20 s-2 min", rag("models", "fetch"),
              check=_model_ready("qwen2.5-coder-1.5b")),
         Step("index", "Building the search index from data/", "questions are answered from it",
-             "~5 s for the bundled articles", rag("ingest"), check=_index_exists),
+             "~5 s for the bundled articles", rag("ingest"), check=_index_exists, after_build=True),
     ]
 
 
@@ -302,8 +305,9 @@ def _shown(path: Path) -> Path:
 
 
 def run_steps(steps: Sequence[Step], goal: str) -> None:
-    """The steps in order, a background step beside the rest; joined at the end, when no other pip runs. A
-    failure anywhere (or Ctrl-C) stops the background build, which is checked after every foreground step."""
+    """The steps in order, a background step beside the rest; joined at the end (or before a compute-bound step),
+    when no other pip runs. A failure anywhere (or Ctrl-C) stops the background build, which is checked after every
+    foreground step."""
     started = time.monotonic()
     todo = _in_order([s for s in steps if not s.done()])
     if not todo:
@@ -312,8 +316,24 @@ def run_steps(steps: Sequence[Step], goal: str) -> None:
     say(f"• Setting up for {goal}: {len(todo)} step{'s' if len(todo) != 1 else ''} "
         f"(a log of every command: {_shown(LOG)})")
     builds: list[tuple[str, Step, Background]] = []
+
+    def join() -> None:
+        while builds:
+            number, step, build = builds.pop(0)
+            say(f"{number} {build.label}, continued: its build, then installing it.")
+            try:
+                build.finish()
+                t0 = time.monotonic()
+                step.run()
+                step.mark()
+            finally:
+                build.stop()
+            say(f"      installed in {duration(time.monotonic() - t0)}")
+
     try:
         for i, step in enumerate(todo, 1):
+            if step.after_build:
+                join()
             say(f"[{i}/{len(todo)}] {step.title}: {step.why} ({step.takes}).")
             if step.background is not None:
                 builds.append((f"[{i}/{len(todo)}]", step, build := step.background()))
@@ -325,13 +345,7 @@ def run_steps(steps: Sequence[Step], goal: str) -> None:
             say(f"      done in {duration(time.monotonic() - t0)}")
             for *_, build in builds:
                 build.check()
-        for number, step, build in builds:
-            say(f"{number} {build.label}, continued: its build, then installing it.")
-            build.finish()
-            t0 = time.monotonic()
-            step.run()
-            step.mark()
-            say(f"      installed in {duration(time.monotonic() - t0)}")
+        join()
     finally:
         for *_, build in builds:
             build.stop()
