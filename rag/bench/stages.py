@@ -92,9 +92,11 @@ class StageTable:
                 inside += c["gen_s"]
                 for k, v in c.get("counters", {}).items():
                     row[k] = row.get(k, 0) + v
-            retrieval = a.get("retrieve_s", 0.0)
+            retrieval = a.get("retrieve_ms", float("nan")) / 1000
+            retrieval = 0.0 if math.isnan(retrieval) else retrieval
             table.setdefault("retrieval", {"calls": 0, "s": 0.0})["s"] += retrieval
-            table.setdefault("outside", {"calls": 0, "s": 0.0})["s"] += max(a["total_s"] - inside - retrieval, 0.0)
+            table.setdefault("outside", {"calls": 0, "s": 0.0})["s"] += max(a["total_ms"] / 1000 - inside - retrieval,
+                                                                            0.0)
         return cls(len(answers), table)
 
     def written(self) -> tuple[int, float, int]:

@@ -23,14 +23,15 @@ import numpy as np
 from rag import cpu
 from rag.errors import ModelLoadError, RagError
 from rag.generate.base import Messages, word_probs
-from rag.generate.llama_batch import (MAX_SEQUENCES, REFIT_TOKENS, Batch, ReaderStats, SideBySide, accepted_prefix,
-                                      common_prefix, drop_sequence, lookup_draft)
+from rag.generate.llama_batch import (MAX_SEQUENCES, Batch, ReaderStats, SideBySide, accepted_prefix, common_prefix,
+                                      drop_sequence, lookup_draft)
 from rag.generate.llama_state import KeptStates
 
 if TYPE_CHECKING:
     from llama_cpp import Llama
 
 log = logging.getLogger(__name__)
+REFIT_TOKENS = 8  # while writing, the thread count is fitted to the free cores again every this many decode steps
 
 
 class LlamaCppGenerator(KeptStates, SideBySide):
@@ -89,11 +90,7 @@ class LlamaCppGenerator(KeptStates, SideBySide):
                     yield text
                 if left <= 0:
                     break
-                t0 = time.perf_counter()
-                if self.stats.steps % REFIT_TOKENS == REFIT_TOKENS - 1:
-                    self._fit_threads()
                 logits, kept = self._step(token, lookup_draft(history, min(self.lookup, left - 1)))
-                self.stats.write_s += time.perf_counter() - t0
                 for t in kept:
                     if text := self._take(t, history, utf8):
                         yield text
@@ -233,19 +230,29 @@ class LlamaCppGenerator(KeptStates, SideBySide):
             self._batch = Batch(n_seq=self.sequences)
         return self._batch.decode(self._llm.ctx, self._llm.n_vocab(), entries)
 
+    def _write_step(self, entries) -> list[np.ndarray]:
+        """One writing step (the next token of each reply, with its draft): timed, counted, and every REFIT_TOKENS
+        steps the threads fitted to the free cores again."""
+        t0 = time.perf_counter()
+        if self.stats.steps % REFIT_TOKENS == REFIT_TOKENS - 1:
+            self._fit_threads()
+        out = self._decode(entries)
+        self.stats.steps += 1
+        self.stats.write_s += time.perf_counter() - t0
+        return out
+
     def _step(self, token: int, draft: list[int]) -> tuple[np.ndarray, list[int]]:
         """Write `token` into the context with a draft after it, in one decode: the logits after the last token
         the model agrees with, and the draft tokens it agrees with (kept in the context; the rest dropped)."""
         llm = self._llm
         n = llm.n_tokens
-        out = self._decode([(t, n + j, 0, True) for j, t in enumerate([token, *draft])])
+        out = self._write_step([(t, n + j, 0, True) for j, t in enumerate([token, *draft])])
         took = accepted_prefix(draft, out, self._eog)
         kept = draft[:took]
         llm.input_ids[n:n + took + 1] = [token, *kept]
         llm.n_tokens = n + took + 1
         if took < len(draft):
             drop_sequence(llm.ctx, 0, llm.n_tokens)
-        self.stats.steps += 1
         self.stats.drafted += len(draft)
         self.stats.accepted += took
         return out[took], kept

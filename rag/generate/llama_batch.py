@@ -10,19 +10,16 @@ an explanation are read as separate sequences over one shared prompt prefix and 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import asdict, dataclass
-
 import codecs
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass
 
 import numpy as np
 
 from rag.generate.base import Messages
 
 MAX_SEQUENCES = 8  # sequences a context is opened for: one answer's parts (at most four) with room to spare
-REFIT_TOKENS = 8  # while writing, the thread count is fitted to the free cores again every this many steps
 BATCH_TOKENS = 512  # positions per llama_decode call (llama.cpp's default n_batch)
 
 
@@ -140,10 +137,9 @@ def common_prefix(a: Sequence[int], b: Sequence[int]) -> int:
     return int(differ[0]) if len(differ) else n
 
 
-
 class SideBySide:
-    """`read_many` for `LlamaCppGenerator` (its `_llm`, `_lock`, `_prompt`, `_prefill`, `_decode`, `_piece`, `_eog`,
-    `_fit_threads`, `stats`, `sequences`, `n_ctx`)."""
+    """`read_many` for `LlamaCppGenerator` (its `_llm`, `_lock`, `_prompt`, `_prefill`, `_decode`, `_write_step`,
+    `_take`, `_eog`, `stats`, `lookup`, `sequences`, `n_ctx`)."""
 
     def read_many(self, prompts: Sequence[Messages], max_new_tokens: int = 64,
                   until: Callable[[str], bool] | None = None) -> list[str]:
@@ -153,21 +149,23 @@ class SideBySide:
         replies: list[str] = []
         for at in range(0, len(prompts), self.sequences):
             group = prompts[at:at + self.sequences]
-            replies += self._read_group(group, max_new_tokens, until) if len(group) > 1 else \
-                [_read_alone(self, group[0], max_new_tokens, until)]
+            together = self._read_group(group, max_new_tokens, until) if len(group) > 1 else None
+            replies += together if together is not None else [_read_alone(self, m, max_new_tokens, until)
+                                                              for m in group]
         return replies
 
     def _read_group(self, prompts: Sequence[Messages], max_new_tokens: int,
-                    until: Callable[[str], bool] | None) -> list[str]:
+                    until: Callable[[str], bool] | None) -> list[str] | None:
         """`read_many` for at most `sequences` prompts: the first is read as `stream` reads (its prefix cached or
-        restored), the others share its cached prefix as sequences 1.. and read only their own tails."""
+        restored), the others share its cached prefix as sequences 1.. and read only their own tails. None when
+        they would not fit in the context together."""
         self._load()
         with self._lock:
             toks = [self._prompt(m) for m in prompts]
             shared = min(min(common_prefix(toks[0], t) for t in toks[1:]), min(len(t) for t in toks) - 1)
             cells = len(toks[0]) + sum(len(t) - shared for t in toks[1:]) + len(toks) * (max_new_tokens + self.lookup)
             if cells > self.n_ctx:  # the sequences share the context's cells
-                return [_read_alone(self, m, max_new_tokens, until, locked=True) for m in prompts]
+                return None
             first = self._prefill(toks[0])
             ctx, seqs = self._llm.ctx, range(len(toks))
             try:
@@ -200,7 +198,7 @@ class SideBySide:
                 token = int(np.argmax(logits[i]))
                 if token in self._eog:
                     continue
-                self._write(i, token, histories, texts, utf8)
+                texts[i] += self._take(token, histories[i], utf8[i])
                 left = max_new_tokens - (len(histories[i]) - len(prompts[i]))
                 if left <= 0 or (until and until(texts[i])):
                     continue
@@ -209,10 +207,7 @@ class SideBySide:
                 entries += [(t, at + j, i, True) for j, t in enumerate([token, *drafts[i]])]
             if not entries:
                 break
-            t0 = time.perf_counter()
-            if self.stats.steps % REFIT_TOKENS == REFIT_TOKENS - 1:
-                self._fit_threads()
-            rows = iter(self._decode(entries))
+            rows = iter(self._write_step(entries))
             for i, draft in drafts.items():
                 out = [next(rows) for _ in range(len(draft) + 1)]
                 took = accepted_prefix(draft, out, self._eog)
@@ -222,38 +217,23 @@ class SideBySide:
                 self.stats.drafted += len(draft)
                 self.stats.accepted += took
                 for t in draft[:took]:
-                    self._write(i, t, histories, texts, utf8)
+                    texts[i] += self._take(t, histories[i], utf8[i])
                     if until and until(texts[i]):
                         logits[i] = None  # finished inside the draft
                         break
             active = [i for i in drafts if logits[i] is not None]
-            self.stats.steps += 1
-            self.stats.write_s += time.perf_counter() - t0
         return [t + u.decode(b"", final=True) for t, u in zip(texts, utf8)]
 
-    def _write(self, i: int, token: int, histories: list[list[int]], texts: list[str], utf8: list) -> None:
-        histories[i].append(token)
-        texts[i] += utf8[i].decode(self._piece(token))
-        self.stats.written_tokens += 1
 
-
-def _read_alone(gen, messages: Messages, max_new_tokens: int,
-                until: Callable[[str], bool] | None, locked: bool = False) -> str:
-    """One reply through `stream`, ended where `until` says (`locked`: the caller holds the generator's lock)."""
+def _read_alone(gen, messages: Messages, max_new_tokens: int, until: Callable[[str], bool] | None) -> str:
+    """One reply through `stream`, ended where `until` says."""
     text = ""
-    lock = gen._lock
-    if locked:  # stream takes the lock itself: let it, for the length of this reply
-        lock.release()
+    pieces = gen.stream(messages, max_new_tokens)
     try:
-        pieces = gen.stream(messages, max_new_tokens)
-        try:
-            for piece in pieces:
-                text += piece
-                if until and until(text):
-                    break
-        finally:
-            pieces.close()
+        for piece in pieces:
+            text += piece
+            if until and until(text):
+                break
     finally:
-        if locked:
-            lock.acquire()
+        pieces.close()
     return text
