@@ -27,3 +27,71 @@ def display_date(published: str, approx: bool) -> str:
     if not s:
         return ""
     return month_year(s) + APPROX_SUFFIX if approx else s
+
+
+_LONG_MONTHS = ("january", "february", "march", "april", "may", "june", "july", "august", "september", "october",
+                "november", "december")
+_MONTH_WORD = r"(jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?|sep(?:t(?:ember)?)?|" \
+              r"oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)\.?"
+_WORDY = re.compile(rf"^(?:(\d{{1,2}})\s+)?{_MONTH_WORD}\s*,?\s+(\d{{4}})$|^{_MONTH_WORD}\s+(\d{{1,2}}),?\s+(\d{{4}})$", re.I)
+
+
+def month_number(word: str) -> int:
+    """1-12 for a month's name or its abbreviation ("Sept", "mar."); 0 for anything else."""
+    w = word.lower().rstrip(".")[:3]
+    return next((i + 1 for i, m in enumerate(_LONG_MONTHS) if m[:3] == w), 0)
+
+
+def days_in_month(year: int, month: int) -> int:
+    import calendar
+
+    return calendar.monthrange(year, month)[1]
+
+
+def day_month_year(iso: str) -> str:
+    """"3 Mar 2026" for "2026-03-03"; as `month_year` for a month or a year alone."""
+    s = (iso or "").strip()
+    m = _ISO.match(s[:10])
+    if m is None or m.group(3) is None or not 1 <= int(m.group(2)) <= 12:
+        return month_year(s)
+    return f"{int(m.group(3))} {_MONTHS[int(m.group(2)) - 1]} {m.group(1)}"
+
+
+def parse_bound(text: str, end: bool = False) -> str:
+    """The ISO day a date filter's bound means: "2026", "2026-03", "2026-03-05", "March 2026", "5 March 2026" or
+    "March 5, 2026". A year or a month is its first day as a start (`end` False) and its last day as an end, so
+    `--until 2026-03` keeps all of March. Raises DateRangeError for anything else."""
+    from rag.errors import DateRangeError
+
+    s = " ".join((text or "").split())
+    year = month = day = 0
+    iso = _ISO.match(s)
+    wordy = _WORDY.match(s)
+    if iso:
+        year, month, day = int(iso.group(1)), int(iso.group(2) or 0), int(iso.group(3) or 0)
+    elif wordy:
+        g = wordy.groups()
+        if g[2]:
+            day, month, year = int(g[0] or 0), month_number(g[1]), int(g[2])
+        else:
+            month, day, year = month_number(g[3]), int(g[4]), int(g[5])
+    if not year or (month and not 1 <= month <= 12) or (day and not 1 <= day <= days_in_month(year, month or 1)):
+        raise DateRangeError(f"'{text}' is not a date I can read: use 2026-03-05, 2026-03, 2026, "
+                             "'March 2026' or '5 March 2026'.")
+    if not month:
+        month, day = (12, 31) if end else (1, 1)
+    elif not day:
+        day = days_in_month(year, month) if end else 1
+    return f"{year:04d}-{month:02d}-{day:02d}"
+
+
+def date_range(since: str | None, until: str | None):
+    """A `DateRange` from two user-given bounds (either may be empty); an end before the start is an error."""
+    from rag.errors import DateRangeError
+    from rag.schema import DateRange
+
+    lo = parse_bound(since, end=False) if since and since.strip() else ""
+    hi = parse_bound(until, end=True) if until and until.strip() else ""
+    if lo and hi and hi < lo:
+        raise DateRangeError(f"The date range ends ({day_month_year(hi)}) before it starts ({day_month_year(lo)}).")
+    return DateRange(lo, hi)

@@ -69,3 +69,7 @@ class EmptyQuestionError(RagError):
 
 class DocumentNotFoundError(RagError):
     """A document id that is not in the index (e.g. asked to remove it)."""
+
+
+class DateRangeError(RagError):
+    """A date filter that can't be read (the message says which forms are understood)."""

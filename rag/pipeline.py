@@ -14,7 +14,7 @@ from rag.index.retrieve import Retriever
 from rag.index.store import make_store
 from rag.ingest.incremental import chunker_settings, ingest, remove_documents
 from rag.pipeline_api import History, Progress, Stop
-from rag.schema import Answer, DocumentInfo, IngestReport, Passage, StreamEvent
+from rag.schema import Answer, DateRange, DocumentInfo, IngestReport, Passage, StreamEvent
 from rag.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -92,8 +92,8 @@ class Pipeline:
     def is_ready(self) -> bool:
         return self._ready.is_set()
 
-    def search(self, query: str, k: int | None = None) -> list[Passage]:
-        return self.retriever.search(query, k or self.settings.top_k)
+    def search(self, query: str, k: int | None = None, dates: DateRange | None = None) -> list[Passage]:
+        return self.retriever.search(query, k or self.settings.top_k, dates=dates)
 
     def ingest(self, paths: Sequence[Path] | None = None, progress: Progress | None = None,
                rebuild: bool = False) -> IngestReport:
@@ -141,9 +141,9 @@ class Pipeline:
                 self._answerer = Answerer(self)
             return self._answerer
 
-    def answer(self, question: str, history: History | None = None) -> Answer:
-        return self.answerer.answer(question, history)
+    def answer(self, question: str, history: History | None = None, dates: DateRange | None = None) -> Answer:
+        return self.answerer.answer(question, history, dates=dates)
 
     def answer_stream(self, question: str, history: History | None = None,
-                      stop: Stop | None = None) -> Iterator[StreamEvent]:
-        return self.answerer.answer_stream(question, history, stop)
+                      stop: Stop | None = None, dates: DateRange | None = None) -> Iterator[StreamEvent]:
+        return self.answerer.answer_stream(question, history, stop, dates=dates)

@@ -6,7 +6,7 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Protocol
 
-from rag.schema import Answer, DocumentInfo, IngestReport, Passage, StreamEvent
+from rag.schema import Answer, DateRange, DocumentInfo, IngestReport, Passage, StreamEvent
 
 # Conversation history as chat messages: [{"role": "user"|"assistant", "content": str}, ...]
 History = Sequence[dict]
@@ -22,14 +22,15 @@ class PipelineAPI(Protocol):
 
     def is_ready(self) -> bool: ...
 
-    def search(self, query: str, k: int | None = None) -> list[Passage]: ...
+    def search(self, query: str, k: int | None = None, dates: DateRange | None = None) -> list[Passage]:
+        """The best passages; with an active `dates`, only from articles published in that range."""
 
-    def answer(self, question: str, history: History | None = None) -> Answer: ...
+    def answer(self, question: str, history: History | None = None, dates: DateRange | None = None) -> Answer: ...
 
     def answer_stream(self, question: str, history: History | None = None,
-                      stop: Stop | None = None) -> Iterator[StreamEvent]:
+                      stop: Stop | None = None, dates: DateRange | None = None) -> Iterator[StreamEvent]:
         """Stream the answer (see `StreamEvent`); when `stop()` returns True it ends early, keeping only the
-        sentences already streamed, with `Answer.stopped` set."""
+        sentences already streamed, with `Answer.stopped` set. `dates` narrows the articles it may read."""
 
     def ingest(self, paths: Sequence[Path] | None = None, progress: Progress | None = None) -> IngestReport: ...
 

@@ -179,6 +179,36 @@ class StreamEvent:
     data: Any
 
 
+@dataclass(frozen=True)
+class DateRange:
+    """Articles published from `since` to `until` (ISO dates, both inclusive; "" leaves that end open). An
+    active range leaves out undated articles: nobody can say they fall inside it."""
+
+    since: str = ""
+    until: str = ""
+
+    def __bool__(self) -> bool:
+        return bool(self.since or self.until)
+
+    def contains(self, published: str) -> bool:
+        if not self:
+            return True
+        day = (published or "")[:10]
+        if not day:
+            return False
+        return (not self.since or day >= self.since) and (not self.until or day <= self.until)
+
+    def label(self) -> str:
+        """"from 1 Mar 2026 to 31 May 2026", "since 1 Mar 2026", "until 31 May 2026"; "" when inactive."""
+        from rag.dates import day_month_year
+
+        if self.since and self.until:
+            return f"from {day_month_year(self.since)} to {day_month_year(self.until)}"
+        if self.since:
+            return f"since {day_month_year(self.since)}"
+        return f"until {day_month_year(self.until)}" if self.until else ""
+
+
 @dataclass
 class DocumentInfo:
     """One row of the library listing."""

@@ -33,7 +33,7 @@ from rag.answer.verify import check_sentence
 from rag.cpu import ANSWERS
 from rag.errors import EmptyQuestionError
 from rag.pipeline_api import Stop
-from rag.schema import Answer, Citation, StreamEvent
+from rag.schema import Answer, Citation, DateRange, StreamEvent
 from rag.text import names_in, tokenize
 
 log = logging.getLogger(__name__)
@@ -88,39 +88,41 @@ class Answerer(Explaining):
             return self._ctx
 
     # ---------- public ----------
-    def answer(self, question: str, history: Sequence[dict] | None = None) -> Answer:
+    def answer(self, question: str, history: Sequence[dict] | None = None, dates: DateRange | None = None
+               ) -> Answer:
         final = None
-        for event in self.answer_stream(question, history):
+        for event in self.answer_stream(question, history, dates=dates):
             if event.kind == "answer":
                 final = event.data
         assert final is not None
         return final
 
     def answer_stream(self, question: str, history: Sequence[dict] | None = None,
-                      stop: Stop | None = None) -> Iterator[StreamEvent]:
+                      stop: Stop | None = None, dates: DateRange | None = None) -> Iterator[StreamEvent]:
         """Events as in `StreamEvent`. `stop()` is asked before the model starts and at every piece it
         writes; once it says True the answer ends with the sentences already verified and streamed."""
         t0 = time.perf_counter()
         question, notice = self._validate(question)
         query = rewrite_query(question, history)
         ctx = self._context()
-        key = (question, query, id(ctx))  # an answer read from an index swapped out meanwhile is not kept
+        dates = dates or DateRange()
+        key = (question, query, dates, id(ctx))  # an answer read from an index swapped out meanwhile is not kept
         cached = self._cache.get(key)
         if cached is not None:
             yield from replay(cached, t0)
             return
         events = []
         with ANSWERS.answering():  # an upload's embedding in this process waits between its batches meanwhile
-            for event in self._compute(question, notice, query, ctx, stop, t0):
+            for event in self._compute(question, notice, query, ctx, stop, t0, dates):
                 events.append(event)
                 yield event
         if events and events[-1].kind == "answer" and not events[-1].data.stopped and ctx is self._ctx:
             self._cache.put(key, events)
 
     def _compute(self, question: str, notice: str, query: str, ctx: IndexContext, stop: Stop | None,
-                 t0: float) -> Iterator[StreamEvent]:
+                 t0: float, dates: DateRange) -> Iterator[StreamEvent]:
         yield StreamEvent("query", query)
-        passages = ctx.retriever.search(query, self.settings.top_k)
+        passages = ctx.retriever.search(query, self.settings.top_k, dates=dates)
         timings = {"retrieve_ms": (time.perf_counter() - t0) * 1000}
         yield StreamEvent("passages", passages)
         units = ctx.selector.select(query, passages, ctx.documents, ctx.sentence_index)

@@ -18,7 +18,7 @@ from rag.index.bm25 import BM25Index
 from rag.index.embed import Embedder
 from rag.index.store import IndexData
 from rag.ingest.syndication import Group, also_published_by, find_groups
-from rag.schema import Passage
+from rag.schema import DateRange, Passage
 from rag.text import tokenize
 
 log = logging.getLogger(__name__)
@@ -112,18 +112,37 @@ class Retriever:
             c.fused += 1.0 / (self.rrf_k + rank + 1)
         return sorted(cands.values(), key=lambda c: (-c.fused, c.row))
 
-    def search(self, query: str, k: int = 5) -> list[Passage]:
+    def search(self, query: str, k: int = 5, dates: DateRange | None = None) -> list[Passage]:
+        """The best `k` passages; with `dates`, only from articles published in that range (the candidate pool
+        widens until `k` are found or every chunk was looked at)."""
+        n = max(self.candidates, k)
+        allowed = self._docs_in(dates) if dates else None
+        if allowed is not None and not allowed:
+            return []
+        while True:
+            kept = self._pick(self.fused(query, n), k, allowed)
+            if allowed is None or len(kept) == k or n >= len(self.data.chunks):
+                return [self._passage(c, i + 1) for i, c in enumerate(kept)]
+            n *= 4
+
+    def _docs_in(self, dates: DateRange) -> set[str]:
+        return {d.doc for d in self.data.documents.values() if dates.contains(d.published)}
+
+    def _pick(self, found: list[Candidate], k: int, allowed: set[str] | None) -> list[Candidate]:
         kept: list[Candidate] = []
         rows: set[int] = set()
-        for c in self.fused(query, max(self.candidates, k)):
-            c = self._representative(c)
+        for c in found:
+            if allowed is not None and self.data.chunks[c.row].doc not in allowed:
+                continue
+            r = self._representative(c)
+            c = r if allowed is None or self.data.chunks[r.row].doc in allowed else c
             if c.row in rows or any(self._near_duplicate(c.row, o.row) for o in kept):
                 continue  # one passage per chunk, and one per text
             kept.append(c)
             rows.add(c.row)
             if len(kept) == k:
                 break
-        return [self._passage(c, i + 1) for i, c in enumerate(kept)]
+        return kept
 
     def _representative(self, c: Candidate) -> Candidate:
         """A candidate from a syndicated copy as the representative's chunk with the same text, with its scores;

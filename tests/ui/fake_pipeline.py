@@ -17,7 +17,7 @@ from pathlib import Path
 
 from rag.errors import DocumentNotFoundError, LoadError, RagError
 from rag.pipeline_api import History, Progress, Stop
-from rag.schema import Answer, Chunk, Citation, DocumentInfo, IngestReport, Passage, StreamEvent
+from rag.schema import Answer, Chunk, Citation, DateRange, DocumentInfo, IngestReport, Passage, StreamEvent
 
 PUTIN_SYRIA = """Russian warplanes began striking targets in Syria on Wednesday, the first time Moscow has fought outside the former Soviet Union since its war in Afghanistan ended in 1989.
 
@@ -109,6 +109,7 @@ class FakePipeline:
         self.warm_up_calls = 0
         self.ingest_calls: list[list[Path]] = []
         self.questions: list[tuple[str, list[dict]]] = []
+        self.dates: list[DateRange | None] = []  # the date filter each answer was asked with
         self.removed: list[str] = []
 
     # ---- lifecycle ----
@@ -127,12 +128,12 @@ class FakePipeline:
             raise RuntimeError("FakePipeline used before warm_up() finished")
 
     # ---- retrieval ----
-    def search(self, query: str, k: int | None = None) -> list[Passage]:
+    def search(self, query: str, k: int | None = None, dates: DateRange | None = None) -> list[Passage]:
         self._require_ready()
         q = terms(query)
         scored = []
         with self._lock:
-            docs = list(self._docs.values())
+            docs = [d for d in self._docs.values() if dates is None or dates.contains(d.published)]
         for d in docs:
             for i, (s, e) in enumerate(paragraphs(d.text)):
                 hit = len(q & terms(d.text[s:e]))
@@ -171,16 +172,16 @@ class FakePipeline:
         text = " ".join(f"{c.quote} [{c.n}]" for c in citations)
         return Answer(question, text, False, citations, passages, query, {"retrieve": 1.0, "generate": 2.0})
 
-    def answer(self, question: str, history: History | None = None) -> Answer:
+    def answer(self, question: str, history: History | None = None, dates: DateRange | None = None) -> Answer:
         final = None
-        for ev in self.answer_stream(question, history):
+        for ev in self.answer_stream(question, history, dates=dates):
             if ev.kind == "answer":
                 final = ev.data
         assert final is not None
         return final
 
     def answer_stream(self, question: str, history: History | None = None,
-                      stop: Stop | None = None) -> Iterator[StreamEvent]:
+                      stop: Stop | None = None, dates: DateRange | None = None) -> Iterator[StreamEvent]:
         self._require_ready()
         if not question.strip():
             raise RagError("Please type a question.")
@@ -191,7 +192,8 @@ class FakePipeline:
         self.questions.append((question, [dict(m) for m in (history or [])]))
         query = self._query(question, history)
         yield StreamEvent("query", query)
-        passages = self.search(query)
+        self.dates.append(dates)
+        passages = self.search(query, dates=dates)
         yield StreamEvent("passages", passages)
         final = self._compose(question, query, passages)
         until = time.monotonic() + self.read_s
