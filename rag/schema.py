@@ -190,13 +190,16 @@ class DateRange:
     def __bool__(self) -> bool:
         return bool(self.since or self.until)
 
-    def contains(self, published: str) -> bool:
+    def contains(self, published: str, approx: bool = False) -> bool:
+        """Whether an article of that date falls in the range; an estimated date (`approx`) stands for its whole
+        month (its day is a guess), so it falls in a range that meets that month."""
         if not self:
             return True
         day = (published or "")[:10]
         if not day:
             return False
-        return (not self.since or day >= self.since) and (not self.until or day <= self.until)
+        first, last = (day[:7] + "-01", day[:7] + "-31") if approx else (day, day)
+        return (not self.since or last >= self.since) and (not self.until or first <= self.until)
 
     def label(self) -> str:
         """"from 1 Mar 2026 to 31 May 2026", "since 1 Mar 2026", "until 31 May 2026"; "" when inactive."""
@@ -221,6 +224,7 @@ class DocumentInfo:
     published_approx: bool = False
     url: str = ""
     author: str = ""
+    feed: str = ""  # the address of the followed feed it came from ("" for uploads and pages added by address)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -26,9 +26,11 @@ from rag.answer.choose import Choice, choose, choose_messages
 from rag.answer.evidence import Unit, unresolved_pronoun
 from rag.answer.followup import rewrite_query
 from rag.answer.judge import NOT_ANSWER, answer_gap, judge, judge_messages
+from rag.answer.dated import Dating
 from rag.answer.explain import Explaining
 from rag.answer.parts import Part, part_messages
 from rag.answer.shape import question_shape
+from rag.answer.when import AS_OF, LATEST, TIMELINE, intersect
 from rag.answer.verify import check_sentence
 from rag.cpu import ANSWERS
 from rag.errors import EmptyQuestionError
@@ -42,7 +44,7 @@ MAX_ANSWER_SENTENCES = 3
 MAX_DRAFT_SENTENCES = 5  # the model may write a sentence that fails; stop it after this many
 
 
-class Answerer(Explaining):
+class Answerer(Explaining, Dating):
     def __init__(self, pipeline) -> None:
         self.pipeline = pipeline
         self.settings = pipeline.settings
@@ -121,8 +123,34 @@ class Answerer(Explaining):
 
     def _compute(self, question: str, notice: str, query: str, ctx: IndexContext, stop: Stop | None,
                  t0: float, dates: DateRange) -> Iterator[StreamEvent]:
-        yield StreamEvent("query", query)
+        """The question's time words first (`rag.answer.when`): a timeline is read report by report; "now" and "in
+        March 2026" read the newest reports on the story in range (and the other reports of that moment where
+        they differ); every answer's sentences say their source's date where it matters."""
+        focus = self._time_focus(ctx, query)
+        if focus.dates:
+            dates = intersect(dates, focus.dates) if dates else focus.dates
+        if focus.kind == TIMELINE:
+            yield from self._timeline(ctx, question, notice, focus, dates, stop, t0)
+            return
+        shaped = bool(question_shape(query).parts)
+        moment: list[str] = []
+        if focus.kind in (LATEST, AS_OF):
+            query = focus.query
+            if not shaped:
+                window, moment = self._moment(ctx, query, dates)
+                dates = window or dates
         passages = ctx.retriever.search(query, self.settings.top_k, dates=dates)
+        outlets = len({ctx.documents[d].outlet for d in moment if d in ctx.documents})
+        with self._dating(self._dating_for(ctx, focus, query, passages, shaped, outlets)):
+            for event in self._plain(question, notice, query, ctx, stop, t0, passages):
+                if event.kind == "answer" and len(moment) > 1:
+                    yield from self._others_of_moment(ctx, query, event.data, moment, stop, t0)
+                    return
+                yield event
+
+    def _plain(self, question: str, notice: str, query: str, ctx: IndexContext, stop: Stop | None,
+               t0: float, passages: list) -> Iterator[StreamEvent]:
+        yield StreamEvent("query", query)
         timings = {"retrieve_ms": (time.perf_counter() - t0) * 1000}
         yield StreamEvent("passages", passages)
         units = ctx.selector.select(query, passages, ctx.documents, ctx.sentence_index)
@@ -318,16 +346,15 @@ class Answerer(Explaining):
             if i not in numbers:
                 numbers[i] = len(numbers) + 1
                 citations.append(self._citation(ctx, numbers[i], units[i]))
-        return self._attach_marks(sentence, sources, numbers, first)
+        return self._attach_marks(self._dated(ctx, sentence, [units[i] for i in sources], first), sources, numbers)
 
     def _text(self, draft: Draft, numbers: dict[int, int]) -> str:
-        """The answer from the kept sentences, marked as they were streamed."""
-        return " ".join(self._attach_marks(s, src, numbers, first=i == 0) for i, (s, src) in enumerate(draft.kept))
+        """The answer from the kept sentences, marked (and dated) as they were streamed."""
+        return " ".join(self._attach_marks(self._as_shown(s, i == 0), src, numbers)
+                        for i, (s, src) in enumerate(draft.kept))
 
     @staticmethod
-    def _attach_marks(sentence: str, sources: list[int], numbers: dict[int, int], first: bool) -> str:
-        if first:
-            sentence = plain_start(sentence)
+    def _attach_marks(sentence: str, sources: list[int], numbers: dict[int, int]) -> str:
         return attach_markers(sentence, " ".join(f"[{numbers[i]}]" for i in sources))
 
     def _citation(self, ctx: IndexContext, n: int, u: Unit) -> Citation:

@@ -9,7 +9,7 @@ from pathlib import Path
 import click
 
 from rag.cli.root import cli, friendly, pipeline_of
-from rag.dates import display_date
+from rag.dates import date_range, display_date
 from rag.errors import RagError
 from rag.schema import IngestReport
 from rag.settings import Settings
@@ -78,13 +78,21 @@ def _echo_report(report: IngestReport) -> None:
 @click.argument("question")
 @click.option("--k", "k", default=None, type=click.IntRange(1, 100), help="Number of passages (default 5).")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON array of passages.")
+@click.option("--since", default=None, metavar="DATE",
+              help="Only articles published on or after DATE (2026-03-05, 2026-03, 2026, 'March 2026').")
+@click.option("--until", default=None, metavar="DATE",
+              help="Only articles published on or before DATE (a month or a year counts to its end).")
 @click.pass_context
 @friendly
-def search_cmd(ctx: click.Context, question: str, k: int | None, as_json: bool) -> None:
+def search_cmd(ctx: click.Context, question: str, k: int | None, as_json: bool, since: str | None,
+               until: str | None) -> None:
     """Show the passages that best match QUESTION."""
     if not question.strip():
         raise click.ClickException("The question is empty: type some words to search for.")
-    passages = pipeline_of(ctx).search(question, k)
+    dates = date_range(since, until)
+    passages = pipeline_of(ctx).search(question, k, dates=dates)
+    if not passages and dates:
+        click.secho(f"No passage matches among the articles published {dates.label()}.", fg="yellow", err=True)
     if as_json:
         click.echo(json.dumps([p.to_dict() for p in passages], ensure_ascii=False, indent=2))
         return
@@ -102,18 +110,24 @@ def search_cmd(ctx: click.Context, question: str, k: int | None, as_json: bool) 
 @cli.command("ask")
 @click.argument("question")
 @click.option("--json", "as_json", is_flag=True, help="Print the answer as one JSON object.")
+@click.option("--since", default=None, metavar="DATE",
+              help="Only articles published on or after DATE (2026-03-05, 2026-03, 2026, 'March 2026').")
+@click.option("--until", default=None, metavar="DATE",
+              help="Only articles published on or before DATE (a month or a year counts to its end).")
 @click.pass_context
 @friendly
-def ask_cmd(ctx: click.Context, question: str, as_json: bool) -> None:
+def ask_cmd(ctx: click.Context, question: str, as_json: bool, since: str | None, until: str | None) -> None:
     """Answer QUESTION from the articles, with cited quotes. QUESTION '-' reads one question per line
-    from stdin and, with --json, writes one JSON object per line (models load once)."""
+    from stdin and, with --json, writes one JSON object per line (models load once). --since/--until read
+    only the articles published in that range."""
+    dates = date_range(since, until)
     pipeline = pipeline_of(ctx)
     if question == "-":
         for line in sys.stdin:
             if not line.strip():
                 continue
             try:
-                answer = pipeline.answer(line.rstrip("\n"))
+                answer = pipeline.answer(line.rstrip("\n"), dates=dates)
                 out = answer.to_dict() if as_json else None
             except RagError as e:
                 if not as_json:
@@ -127,10 +141,10 @@ def ask_cmd(ctx: click.Context, question: str, as_json: bool) -> None:
                 _print_answer(answer)
         return
     if as_json:
-        click.echo(json.dumps(pipeline.answer(question).to_dict(), ensure_ascii=False, indent=2))
+        click.echo(json.dumps(pipeline.answer(question, dates=dates).to_dict(), ensure_ascii=False, indent=2))
         return
     final = None
-    for event in pipeline.answer_stream(question):
+    for event in pipeline.answer_stream(question, dates=dates):
         if event.kind == "query" and event.data != question:
             click.secho(f"(searching for: {event.data})", dim=True, err=True)
         elif event.kind == "token" and sys.stderr.isatty():

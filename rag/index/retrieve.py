@@ -126,7 +126,7 @@ class Retriever:
             n *= 4
 
     def _docs_in(self, dates: DateRange) -> set[str]:
-        return {d.doc for d in self.data.documents.values() if dates.contains(d.published)}
+        return {d.doc for d in self.data.documents.values() if dates.contains(d.published, d.published_approx)}
 
     def _pick(self, found: list[Candidate], k: int, allowed: set[str] | None) -> list[Candidate]:
         kept: list[Candidate] = []
