@@ -29,7 +29,7 @@ from rag.answer.judge import NOT_ANSWER, answer_gap, judge, judge_messages
 from rag.answer.dated import Dating
 from rag.answer.explain import Explaining
 from rag.answer.parts import Part, part_messages
-from rag.answer.shape import question_shape
+from rag.answer.shape import COMPARE, question_shape
 from rag.answer.when import AS_OF, LATEST, TIMELINE, intersect
 from rag.answer.verify import check_sentence
 from rag.cpu import ANSWERS
@@ -132,16 +132,16 @@ class Answerer(Explaining, Dating):
         if focus.kind == TIMELINE:
             yield from self._timeline(ctx, question, notice, focus, dates, stop, t0)
             return
-        shaped = bool(question_shape(query).parts)
+        shape = question_shape(query)
         moment: list[str] = []
         if focus.kind in (LATEST, AS_OF):
             query = focus.query
-            if not shaped:
+            if shape.kind != COMPARE:  # a comparison reads each side's own reports
                 window, moment = self._moment(ctx, query, dates)
                 dates = window or dates
         passages = ctx.retriever.search(query, self.settings.top_k, dates=dates)
         outlets = len({ctx.documents[d].outlet for d in moment if d in ctx.documents})
-        with self._dating(self._dating_for(ctx, focus, query, passages, shaped, outlets)):
+        with self._dating(self._dating_for(ctx, focus, query, passages, shape.kind == COMPARE, outlets)):
             for event in self._plain(question, notice, query, ctx, stop, t0, passages):
                 if event.kind == "answer" and len(moment) > 1:
                     yield from self._others_of_moment(ctx, query, event.data, moment, stop, t0)

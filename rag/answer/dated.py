@@ -18,6 +18,7 @@ from contextlib import contextmanager
 from rag.answer.context import IndexContext
 from rag.answer.draft import REFUSAL_TEXT, attach_markers, plain_start, strip_markers
 from rag.answer.evidence import Unit
+from rag.answer.judge import answer_gap, judge
 from rag.answer.parts import drop_premise, first_sentence, stands_alone
 from rag.answer.verify import number_phrases
 from rag.answer.when import (AS_OF, LATEST, TimeFocus, dated_prefix, intersect, newest_date, story_docs,
@@ -32,8 +33,12 @@ DOC_TRIES = 2  # sentences of one report read before it is passed over
 # modes of dating an answer's sentences
 EVERY, WITH_OUTLET, FIGURES = "every", "outlet", "figures"
 _FIGURE = re.compile(r"\d")
-_MEASURE = re.compile(r"^(?:the )?(?:number|count|level|price|rate|share|size|total|figure|amount|cost|percentage|"
-                      r"toll|estimate|tally|value|height|depth|population)\b", re.I)
+_WEEKDAY = re.compile(r",?\s+(?:on|last|this|by|since)\s+(?:Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday)\b"
+                      r"(?=[\s,.;:!?])")
+# what a timeline follows is a figure ("the number of workers on strike", "the reservoir's level", "her support")
+_MEASURE = re.compile(r"\b(?:number|count|level|price|rate|share|size|total|figure|amount|cost|percentage|toll|"
+                      r"estimate|tally|value|height|depth|population|support|rating|lead|poll numbers|numbers)\b",
+                      re.I)
 
 
 class Dating:
@@ -55,15 +60,15 @@ class Dating:
         return window, [d for d in docs if window.contains(ctx.documents[d].published,
                                                            ctx.documents[d].published_approx)]
 
-    def _dating_for(self, ctx: IndexContext, focus: TimeFocus, query: str, passages, shaped: bool,
+    def _dating_for(self, ctx: IndexContext, focus: TimeFocus, query: str, passages, compared: bool,
                     outlets: int) -> str | None:
         """How this answer's sentences say their date: every one for a question about now or a date (with the
         outlet where several report that moment); those with a figure when the story's reports differ in date;
         none for a comparison (its sides already lead with outlet and date)."""
-        if focus.kind in (LATEST, AS_OF) and not shaped:
-            return WITH_OUTLET if outlets > 1 else EVERY
-        if shaped and query and re.search(r"\b(compare|comparison|differ|versus|vs\.?)\b", query, re.I):
+        if compared:
             return None
+        if focus.kind in (LATEST, AS_OF):
+            return WITH_OUTLET if outlets > 1 else EVERY
         docs = story_docs(query, passages, ctx.documents)
         days = {ctx.documents[d].published[:10] for d in docs if ctx.documents[d].published}
         return FIGURES if len(days) > 1 else None
@@ -92,7 +97,9 @@ class Dating:
         if mode and units and (mode != FIGURES or _FIGURE.search(sentence)):
             doc = ctx.documents[max(units, key=lambda u: ctx.documents[u.doc].published or "").doc]
             prefix = dated_prefix(doc.published, doc.published_approx, doc.outlet if mode == WITH_OUTLET else "")
-            shown = with_prefix(prefix, shown, " ".join(u.text for u in units))
+            if prefix:  # the date says when: "on Tuesday" counted from it is no longer needed
+                shown = _WEEKDAY.sub("", shown)
+            shown = with_prefix(prefix, shown, ctx.documents[units[0].doc].text)
         if getattr(state, "shown", None) is not None:
             state.shown[sentence] = shown
         return shown
@@ -103,14 +110,16 @@ class Dating:
 
     # ---------- reading one report ----------
     def _read_report(self, ctx: IndexContext, asked: str, doc: str, stop: Stop | None, timings: dict, t0: float,
-                     question_form: bool) -> tuple[str, Unit] | None:
+                     question_form: bool, figure: bool = True) -> tuple[str, Unit] | None:
         """One sentence from this report's best evidence for `asked`, judged against it; None when its best
         sentences hold no answer (or the user asked to stop)."""
         d = ctx.documents[doc]
         day = d.published[:10]
         own = [p for p in ctx.retriever.search(asked, 6, dates=DateRange(day, day)) if p.chunk.doc == doc][:3]
         units = ctx.selector.select(asked, own, ctx.documents, ctx.sentence_index, max_units=4)
-        for unit in sorted(units, key=lambda u: -u.score)[:DOC_TRIES]:
+        # a figure is what changes between reports: its sentences are read first
+        tried = sorted(units, key=lambda u: (not (figure and _FIGURE.search(u.text)), -u.score))[:DOC_TRIES]
+        for unit in tried:
             reply = self._read_one(asked, unit, stop, timings, t0)
             if reply is None:
                 return None
@@ -122,7 +131,21 @@ class Dating:
                 continue
             if self._verify(ctx, asked, sentence, [unit], [0], question_form=question_form) is not None:
                 return sentence, unit
+            log.debug("report %s, unit %r: %r does not hold up for %r", doc, unit.text[:60], sentence, asked)
+            quoted = self._quoted(asked, unit)
+            if quoted is not None:
+                return quoted
         return None
+
+    def _quoted(self, asked: str, unit: Unit) -> tuple[str, Unit] | None:
+        """What the reader wrote from the report's best sentence did not hold up: the sentence itself, verbatim,
+        when it holds a figure and the judge takes it as an answer to what was asked (as `_plain` quotes it)."""
+        quote = " ".join(unit.text.split())
+        if not _FIGURE.search(quote) or answer_gap(asked, quote) or not self.settings.judge_model:
+            return None
+        verdict = judge(self.pipeline.generator, quote, unit.text, question=asked,
+                        threshold=self.settings.judge_threshold)
+        return (quote, unit) if verdict.supported else None
 
     def _cite(self, ctx: IndexContext, sentence: str, unit: Unit, citations: list[Citation], first: bool) -> str:
         n = len(citations) + 1
@@ -140,7 +163,7 @@ class Dating:
         docs = [d for d in story_docs(focus.query, passages, ctx.documents) if ctx.documents[d].published]
         docs = sorted(docs, key=lambda d: (ctx.documents[d].published, d))[-MAX_TIMELINE:]
         subject = focus.subject
-        asked = (f"What was {subject}?" if _MEASURE.match(subject) else f"What happened with {subject}?") \
+        asked = (f"What was {subject}?" if _MEASURE.search(subject) else f"What happened with {subject}?") \
             if subject else focus.query
         log.info("timeline of %r: %d dated reports, each asked %r", question, len(docs), asked)
         yield StreamEvent("writing", None)
@@ -153,7 +176,7 @@ class Dating:
                 if stop is not None and stop():
                     stopped = True
                     break
-                found = self._read_report(ctx, asked, doc, stop, timings, t0, question_form=False)
+                found = self._read_report(ctx, asked, doc, stop, timings, t0, question_form=True)
                 if found is None:
                     continue
                 sentence, unit = found

@@ -196,7 +196,8 @@ def story_docs(query: str, passages: Sequence[Passage], documents: dict[str, Doc
     if not best:
         return []
     texts = {doc: f"{documents[doc].title} {documents[doc].text}".lower() for doc in best}
-    named = [n.lower() for n in names_in(query)]
+    opener = re.match(r"\W*([\w’'-]+)", query)  # "Give me the timeline of ...": a capital, but no name
+    named = [n.lower() for n in names_in(query) if not (opener and n == opener.group(1))]
     known = [n for n in named if any(_has_word(t, n) for t in texts.values())]
     if known:
         return [doc for doc in best if all(_has_word(texts[doc], n) for n in known)]
@@ -238,8 +239,8 @@ def prose_date(published: str, approx: bool) -> str:
 
 
 def with_prefix(prefix: str, sentence: str, quote: str) -> str:
-    """`prefix` before `sentence`, its first word lower-cased unless the quote writes it capitalised mid-sentence
-    (a name: "Brannock", "Okafor")."""
+    """`prefix` before `sentence`, its first word lower-cased unless `quote` (the article's text) writes it
+    capitalised mid-sentence (a name: "Brannock", "Okafor")."""
     if not prefix:
         return sentence
     first = re.match(r"[\w’'-]+", sentence)
@@ -251,4 +252,4 @@ def with_prefix(prefix: str, sentence: str, quote: str) -> str:
 def _capitalised_inside(word: str, text: str) -> bool:
     if word[:1].islower():
         return True
-    return re.search(rf"(?<=[\w,;:’'\"“)] ){re.escape(word)}\b", text) is not None or word in names_in(text)
+    return re.search(rf"(?<=[\w,;:’'\"“)] ){re.escape(word)}\b", text) is not None

@@ -12,7 +12,8 @@ from typing import Any
 
 from rag.errors import RagError
 
-TYPES = ("factoid", "why", "who-said", "multi-hop", "comparison", "unanswerable")
+TYPES = ("factoid", "why", "who-said", "multi-hop", "comparison", "latest", "asof", "timeline", "disagreement",
+         "unanswerable")  # latest..disagreement: questions about a time (tests/fixtures/dated)
 UNANSWERABLE = "unanswerable"
 SPLITS = ("fit", "report", "all")
 SPLIT_RULE = "sha1(id): even last byte -> fit, odd -> report"
