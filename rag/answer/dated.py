@@ -163,8 +163,8 @@ class Dating:
         docs = [d for d in story_docs(focus.query, passages, ctx.documents) if ctx.documents[d].published]
         docs = sorted(docs, key=lambda d: (ctx.documents[d].published, d))[-MAX_TIMELINE:]
         subject = focus.subject
-        asked = (f"What was {subject}?" if _MEASURE.search(subject) else f"What happened with {subject}?") \
-            if subject else focus.query
+        happened = f"What happened with {subject}?" if subject else focus.query
+        asked = f"What was {subject}?" if subject and _MEASURE.search(subject) else happened
         log.info("timeline of %r: %d dated reports, each asked %r", question, len(docs), asked)
         yield StreamEvent("writing", None)
         texts: list[str] = []
@@ -177,6 +177,9 @@ class Dating:
                     stopped = True
                     break
                 found = self._read_report(ctx, asked, doc, stop, timings, t0, question_form=True)
+                if found is None and asked != happened:  # no figure in this report: what it says happened
+                    found = self._read_report(ctx, happened, doc, stop, timings, t0, question_form=True,
+                                              figure=False)
                 if found is None:
                     continue
                 sentence, unit = found
