@@ -19,7 +19,7 @@ from rag.answer.context import IndexContext
 from rag.answer.draft import REFUSAL_TEXT, attach_markers, plain_start, strip_markers
 from rag.answer.evidence import Unit
 from rag.answer.judge import answer_gap, judge
-from rag.answer.parts import drop_premise, first_sentence, stands_alone
+from rag.answer.parts import drop_premise, first_sentence, part_messages, sentence_done, stands_alone
 from rag.answer.verify import number_phrases
 from rag.answer.when import (AS_OF, LATEST, TimeFocus, dated_prefix, intersect, newest_date, story_docs,
                              time_focus, window_before, with_prefix)
@@ -33,8 +33,9 @@ DOC_TRIES = 2  # sentences of one report read before it is passed over
 # modes of dating an answer's sentences
 EVERY, WITH_OUTLET, FIGURES = "every", "outlet", "figures"
 _FIGURE = re.compile(r"\d")
-_WEEKDAY = re.compile(r",?\s+(?:on|last|this|by|since)\s+(?:Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday)\b"
-                      r"(?=[\s,.;:!?])")
+# "... were on strike on Tuesday": the date says when (not "published on Tuesday": that says what was published)
+_WEEKDAY = re.compile(r"(?<!published)(?<!released)(?<!announced)(?<!issued),?\s+(?:on|last|this|by|since)\s+"
+                      r"(?:Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday)\b(?=[\s,.;:!?])")
 # what a timeline follows is a figure ("the number of workers on strike", "the reservoir's level", "her support")
 _MEASURE = re.compile(r"\b(?:number|count|level|price|rate|share|size|total|figure|amount|cost|percentage|toll|"
                       r"estimate|tally|value|height|depth|population|support|rating|lead|poll numbers|numbers)\b",
@@ -109,18 +110,34 @@ class Dating:
         return shown.get(sentence) or (plain_start(sentence) if first else sentence)
 
     # ---------- reading one report ----------
-    def _read_report(self, ctx: IndexContext, asked: str, doc: str, stop: Stop | None, timings: dict, t0: float,
-                     question_form: bool, figure: bool = True) -> tuple[str, Unit] | None:
-        """One sentence from this report's best evidence for `asked`, judged against it; None when its best
-        sentences hold no answer (or the user asked to stop)."""
+    def _report_units(self, ctx: IndexContext, asked: str, doc: str, figure: bool = True) -> list[Unit]:
+        """The report's sentences to read for `asked`, best first (a figure is what changes between reports: its
+        sentences come first)."""
         d = ctx.documents[doc]
         day = d.published[:10]
         own = [p for p in ctx.retriever.search(asked, 6, dates=DateRange(day, day)) if p.chunk.doc == doc][:3]
         units = ctx.selector.select(asked, own, ctx.documents, ctx.sentence_index, max_units=4)
-        # a figure is what changes between reports: its sentences are read first
-        tried = sorted(units, key=lambda u: (not (figure and _FIGURE.search(u.text)), -u.score))[:DOC_TRIES]
-        for unit in tried:
-            reply = self._read_one(asked, unit, stop, timings, t0)
+        return sorted(units, key=lambda u: (not (figure and _FIGURE.search(u.text)), -u.score))[:DOC_TRIES]
+
+    def _read_ahead(self, asked: str, units: Sequence[Unit], stop: Stop | None, timings: dict, t0: float
+                    ) -> list[str] | None:
+        """The replies for these units written side by side (`read_many`), or None where the reader cannot."""
+        read_many = getattr(self.pipeline.generator, "read_many", None)
+        if read_many is None or len(units) < 2 or self.settings.llm_parallel < 2 or (stop is not None and stop()):
+            return None
+        timings.setdefault("generate_first_ms", (time.perf_counter() - t0) * 1000)
+        return read_many([part_messages(asked, u.text) for u in units], self.settings.part_tokens,
+                         until=lambda text: sentence_done(text) or (stop is not None and stop()))
+
+    def _read_report(self, ctx: IndexContext, asked: str, doc: str, stop: Stop | None, timings: dict, t0: float,
+                     question_form: bool, figure: bool = True, tried: list[Unit] | None = None,
+                     first_reply: str | None = None) -> tuple[str, Unit] | None:
+        """One sentence from this report's best evidence for `asked`, judged against it; None when its best
+        sentences hold no answer (or the user asked to stop). `first_reply`: the first unit's reply, read ahead."""
+        tried = self._report_units(ctx, asked, doc, figure) if tried is None else tried
+        for at, unit in enumerate(tried):
+            reply = first_reply if at == 0 and first_reply is not None else \
+                self._read_one(asked, unit, stop, timings, t0)
             if reply is None:
                 return None
             raw = first_sentence(reply)
@@ -172,11 +189,16 @@ class Dating:
         figures: list[set[str]] = []
         stopped = False
         with self._dating(EVERY):
-            for doc in docs:
+            plans = [self._report_units(ctx, asked, doc) for doc in docs]
+            ahead = self._read_ahead(asked, [p[0] for p in plans if p], stop, timings, t0) or []
+            replies = iter(ahead)
+            for doc, tried in zip(docs, plans):
                 if stop is not None and stop():
                     stopped = True
                     break
-                found = self._read_report(ctx, asked, doc, stop, timings, t0, question_form=True)
+                first = next(replies, None) if tried else None
+                found = self._read_report(ctx, asked, doc, stop, timings, t0, question_form=True, tried=tried,
+                                          first_reply=first)
                 if found is None and asked != happened:  # no figure in this report: what it says happened
                     found = self._read_report(ctx, happened, doc, stop, timings, t0, question_form=True,
                                               figure=False)

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 from rag.dates import days_in_month, month_number
 from rag.schema import DateRange, Document, Passage
-from rag.text import names_in
+from rag.text import COMMON_CAPITALISED, names_in
 
 LATEST, AS_OF, TIMELINE = "latest", "asof", "timeline"
 SAME_TIME_DAYS = 7  # reports this close to the newest one are "about the same date": their figures are compared
@@ -250,6 +250,10 @@ def with_prefix(prefix: str, sentence: str, quote: str) -> str:
 
 
 def _capitalised_inside(word: str, text: str) -> bool:
+    """A capital that belongs to the word (a name), not to the sentence: the article never writes it in lower case,
+    and it is not a common word capitalised to open a sentence."""
     if word[:1].islower():
         return True
-    return re.search(rf"(?<=[\w,;:’'\"“)] ){re.escape(word)}\b", text) is not None
+    if word in COMMON_CAPITALISED:
+        return False
+    return re.search(rf"(?<![\w’'-]){re.escape(word.lower())}(?![\w’'-])", text) is None
