@@ -146,3 +146,30 @@ def test_the_date_filter_narrows_search_and_answers(tmp_path, hash_embedder):
     assert p.search("workers on strike", dates=DateRange("2027-01-01", "")) == []
     a = p.answer("How many workers were on strike at Brannock Yard?", dates=march)
     assert {c.doc for c in a.citations} <= {"march.md"}
+
+
+def test_cli_since_until(tmp_path, monkeypatch, hash_embedder):
+    import json
+
+    from click.testing import CliRunner
+
+    from rag import pipeline as pipeline_mod
+    from rag.cli import cli
+
+    p = dated_pipeline(tmp_path, hash_embedder)
+    monkeypatch.setenv("RAG_DATA_DIR", str(p.settings.data_dir))
+    monkeypatch.setenv("RAG_INDEX_DIR", str(tmp_path / "index"))
+    monkeypatch.setattr(pipeline_mod, "make_embedder", lambda settings: hash_embedder)
+    monkeypatch.setattr("rag.generate.base.make_generator", lambda settings: p.generator)
+
+    def run(*args):
+        return CliRunner().invoke(cli, list(args), obj={}, catch_exceptions=False)
+
+    r = run("search", "workers on strike at Brannock Yard", "--since", "May 2026", "--until", "2026-05-13", "--json")
+    assert r.exit_code == 0, r.output
+    assert {x["doc"] for x in json.loads(r.output)} == {"may2.md"}
+    r = run("ask", "How many workers were on strike at Brannock Yard?", "--until", "2026-03", "--json")
+    assert r.exit_code == 0, r.output
+    assert {c["doc"] for c in json.loads(r.output)["citations"]} <= {"march.md"}
+    r = run("ask", "How many workers?", "--since", "someday")
+    assert r.exit_code != 0 and "'someday' is not a date" in r.output
