@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-APPROX_SUFFIX = " (approx.)"
+APPROX_PREFIX = "about "
 _ISO = re.compile(r"^(\d{4})(?:-(\d{2})(?:-(\d{2}))?)?$")
 _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 
@@ -20,13 +20,20 @@ def month_year(published: str) -> str:
 
 
 def display_date(published: str, approx: bool) -> str:
-    """"2015-10-14" when the date is exact; "Oct 2015 (approx.)" when it is an estimate, because its day
-    (and often its month) is a guess; "2015 (approx.)" when only the year is known. Other strings pass
-    through unchanged, and "" stays "" (undated)."""
+    """One article's date, the same wherever the page or the CLI shows it: "3 Mar 2026" when the date is exact
+    ("Mar 2026" or "2026" when only the month or the year is given); "about Oct 2015" when it is an estimate,
+    because its day (and often its month) is a guess ("about 2015" when only the year is known). No brackets, so it
+    reads the same inside a parenthesis ("TIME, about Oct 2015"). Other strings pass through unchanged (after
+    "about " when estimated), and "" stays "" (undated)."""
     s = (published or "").strip()
     if not s:
         return ""
-    return month_year(s) + APPROX_SUFFIX if approx else s
+    if approx:
+        return APPROX_PREFIX + month_year(s)
+    m = _ISO.match(s[:10])
+    if m is None or m.group(3) is None or not 1 <= int(m.group(2)) <= 12 or not 1 <= int(m.group(3)) <= 31:
+        return month_year(s)
+    return f"{int(m.group(3))} {_MONTHS[int(m.group(2)) - 1]} {m.group(1)}"
 
 
 _LONG_MONTHS = ("january", "february", "march", "april", "may", "june", "july", "august", "september", "october",

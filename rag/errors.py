@@ -73,3 +73,7 @@ class DocumentNotFoundError(RagError):
 
 class DateRangeError(RagError):
     """A date filter that can't be read (the message says which forms are understood)."""
+
+
+class ClaimError(RagError):
+    """A claim to check that is not one sentence of text (empty, a whole article, binary data)."""

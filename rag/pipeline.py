@@ -124,7 +124,7 @@ class Pipeline:
         data = self.retriever.data
         return [
             DocumentInfo(d.doc, d.title, d.outlet, d.published, len(data.by_doc.get(d.doc, [])), d.published_approx,
-                         url=str(d.meta.get("url") or ""), author=d.author)
+                         url=str(d.meta.get("url") or ""), author=d.author, feed=str(d.meta.get("feed") or ""))
             for d in sorted(data.documents.values(), key=lambda d: (d.published or "", d.doc), reverse=True)
         ]
 
@@ -147,3 +147,12 @@ class Pipeline:
     def answer_stream(self, question: str, history: History | None = None,
                       stop: Stop | None = None, dates: DateRange | None = None) -> Iterator[StreamEvent]:
         return self.answerer.answer_stream(question, history, stop, dates=dates)
+
+    def check_claim(self, claim: str) -> dict:
+        from rag.answer.check import check_in_library, validate_claim
+
+        text = validate_claim(claim)
+        with ANSWERS.answering():  # the reader judges it: an upload's embedding waits between its batches meanwhile
+            result = check_in_library(self, text, threshold=self.settings.judge_threshold,
+                                      use_model=self.settings.judge_model)
+        return result.to_dict()

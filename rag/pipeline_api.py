@@ -42,3 +42,9 @@ class PipelineAPI(Protocol):
 
     def document_text(self, doc: str) -> str:
         """The stored text of a document, for showing a quote inside its paragraph."""
+
+    def check_claim(self, claim: str) -> dict:
+        """Is the claim supported by the library? The same JSON object as `rag check --json CLAIM`: `verdict`
+        ("supported", "not supported" or "contradicted"), `score`, `quote`, `reason`, the deciding quote's `doc`,
+        `title`, `outlet`, `published`, and `quotes` (the best few, deciding one first). A claim that is not one
+        sentence of text raises `ClaimError` with a one-line message."""

@@ -285,6 +285,25 @@ def test_bench_search_small(tmp_path):
     json.dumps(result.to_dict())
 
 
+def test_bench_library_small(tmp_path):
+    """`rag bench library` at a toy size: every action of the Library tab's list timed, printed and under target."""
+    from click.testing import CliRunner
+
+    from rag.bench.library import bench_library, generated_library
+    from rag.cli import cli
+
+    result = bench_library(300, repeat=2, tmp=tmp_path)
+    assert set(result.timings_ms) >= {"list (the whole tab, page 1)", "next page", "sort by title",
+                                      "remove a row (and list again)"}
+    assert all(0 < ms < 1000 for ms in result.worst_ms.values()) and all(ok for _, _, ok in result.targets())
+    assert "300 generated articles" in result.table() and "median ms" in result.table()
+    json.dumps(result.to_dict())
+    assert generated_library(5)[3] == generated_library(300)[3]  # article i is the same whatever N is
+    r = CliRunner().invoke(cli, ["bench", "library", "--articles", "200", "--repeat", "1"], obj={})
+    assert r.exit_code == 0, r.output
+    assert re.search(r"\| search “\w+” +\| [\d.]+ +\|", r.output) and "< 1,000 ms at 200 articles" in r.output
+
+
 def test_bench_ingest_small(corpus, tmp_path, monkeypatch):
     from rag.bench.ingest import bench_ingest
     from rag.bench.synthetic import sentence_pool, synthetic_document

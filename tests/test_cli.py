@@ -130,6 +130,21 @@ def test_check_reads_json_lines_and_reports_a_bad_line_without_stopping(env):
     assert out[3]["verdict"] == "supported" and "Carter" in out[3]["quote"] and out[3]["doc"] == "syria.md"
 
 
+def test_check_against_the_library_names_outlet_and_date_and_refuses_what_is_no_claim(env):
+    from rag.dates import display_date
+
+    r = run("check", "--rules-only", "Defense Secretary Ash Carter spoke at a briefing on Oct. 9.")
+    assert r.exit_code == 1 and r.output.startswith("CONTRADICTED"), r.output
+    # the headline (the test articles' are their file names), outlet and date; no file id with offsets
+    assert f"— syria.md (Test Wire, {display_date('2024-01-01', False)})" in r.output and "syria.md:" not in r.output
+    for bad, says in (("", "empty"), ("First paragraph.\n\nSecond paragraph.", "whole article"),
+                      ("binary\x00data", "not plain text")):
+        r = run("check", "--rules-only", bad)
+        assert r.exit_code == 1 and says in r.output and len(r.output.strip().splitlines()) == 1, r.output
+    r = run("check", "--rules-only", "--json", "-", input='{"claim": "' + " ".join(["word"] * 80) + '"}\n')
+    assert "whole article" in json.loads(r.output)["error"]
+
+
 def test_check_eval_prints_accuracy_per_kind(env, tmp_path):
     quote = "Rather than raising fares, the transit board cut two night routes."
     f = tmp_path / "claims.jsonl"

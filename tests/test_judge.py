@@ -179,3 +179,11 @@ def test_ladder_summary_and_table():
     table = ladder_table(s)
     assert "| factoid | 2 (2) | 100% | 50% |" in table and table.count("\n") == 4  # head, rule, 3 rows
     json.dumps(s)
+
+
+def test_likely_voters_are_not_a_hedge():
+    from rag.answer.judge import rule_failure
+
+    quote = "Brennagh had the support of 44 percent of likely voters, a poll found."
+    assert rule_failure("A poll put Brennagh on 44 percent.", quote) is None
+    assert rule_failure("Brennagh will win.", "Brennagh will likely win.") is not None  # still a hedge

@@ -17,7 +17,7 @@ def test_published_approx_is_in_every_dated_object():
                            "url": "", "author": "", "also_published_by": []}
     info = DocumentInfo("a.md", "A", "Wire", "2015-10", 3, True)
     assert info.to_dict() == {"doc": "a.md", "title": "A", "outlet": "Wire", "published": "2015-10", "chunks": 3,
-                              "published_approx": True, "url": "", "author": ""}
+                              "published_approx": True, "url": "", "author": "", "feed": ""}
 
 
 def test_web_fields_are_in_citations_and_passages():

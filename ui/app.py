@@ -1,4 +1,4 @@
-"""The Gradio app: a chat with cited answers and a sources panel, plus a library tab for uploads.
+"""The Gradio app: a chat with cited answers and a sources panel, a tab to check a claim, and a library tab.
 
 Nothing heavy happens at import or in `build_app`: the pipeline's models load in a background thread
 once the server is up (or the first page opens), and questions asked before that wait for them.
@@ -17,13 +17,14 @@ from rag import cpu
 from rag.errors import ConfigError
 from rag.pipeline_api import PipelineAPI
 from rag.settings import Settings
-from ui import render
+from ui import chat_dates, check, render
 from ui.assets import HEAD
 from ui.chat import Chat, make_ask
-from ui.library import N_EXAMPLES, Library, docs_html
-from ui.uploads import ALLOWED_SUFFIXES
+from ui.chat_dates import DateFilter
+from ui.library import N_EXAMPLES, Library
+from ui.library_tab import LibraryTab
 from ui.waiting import Waiting
-from ui.web import WebSources, feeds_html
+from ui.web import WebSources
 from ui.warmup import Warmup
 
 log = logging.getLogger(__name__)
@@ -83,23 +84,24 @@ def _build(pipeline: PipelineAPI, settings: Settings, warmup: Warmup | None = No
     library = Library(pipeline, settings, warmup)
     web = WebSources(pipeline, settings, warmup, library)
     chat = Chat(pipeline, warmup, waiting=Waiting(indexing=lambda: library.indexing, others=cpu.monitor().others))
+    dates = DateFilter(chat.session_of)
+    claims = check.ClaimCheck(pipeline, warmup)
 
-    def status() -> tuple[Any, ...]:
-        """(banner, timer, *library view): polled until loading has finished."""
+    def status(*listing: Any) -> tuple[Any, ...]:
+        """(banner, timer, *library view): polled until loading has finished. `listing`: what the list shows."""
         warmup.start()
         if warmup.error:
             error = gr.HTML(render.banner("error", warmup.error), visible=True)
-            return (error, gr.Timer(active=False), *[gr.skip()] * (3 + N_EXAMPLES))
+            return (error, gr.Timer(active=False), *[gr.skip()] * len(view))
         if warmup.ready:
             ready = gr.HTML(render.banner("ready", "Ready"), visible=False)
-            return (ready, gr.Timer(active=False), *library.view())
-        return (gr.HTML(render.banner("loading", LOADING), visible=True), gr.skip(),
-                *[gr.skip()] * (3 + N_EXAMPLES))
+            return (ready, gr.Timer(active=False), *library.view(*listing))
+        return (gr.HTML(render.banner("loading", LOADING), visible=True), gr.skip(), *[gr.skip()] * len(view))
 
     with gr.Blocks(title=TITLE, analytics_enabled=False) as demo:
         gr.HTML(
             f"<h1>{TITLE}</h1><p>{render.esc(TAGLINE)}</p>",
-            head=HEAD, js_on_load=None, elem_classes="rag-header",
+            head=HEAD + chat_dates.HEAD + check.HEAD, js_on_load=None, elem_classes="rag-header",
         )
         banner = gr.HTML(render.banner("loading", LOADING), js_on_load=None, elem_id="rag-banner")
         timer = gr.Timer(1.0)
@@ -109,8 +111,21 @@ def _build(pipeline: PipelineAPI, settings: Settings, warmup: Warmup | None = No
                 with gr.Row(elem_classes="rag-topbar", equal_height=False):
                     about = gr.HTML('<p class="rag-about">Loading the library…</p>', js_on_load=None,
                                     elem_id="rag-about")
+                    dates_btn = gr.Button("Dates", size="sm", variant="secondary", scale=0, min_width=80,
+                                          elem_id="rag-dates-toggle")
                     new_btn = gr.Button("New conversation", size="sm", variant="secondary", scale=0,
                                         min_width=170, elem_id="rag-new")
+                # the chat's date filter (ui.chat_dates): its line while a range is on, and the panel to set it
+                range_line = gr.HTML("", visible=False, js_on_load=chat_dates.CLEAR_JS, elem_id="rag-range")
+                dates_open = gr.State(False)
+                with gr.Row(visible=False, elem_id="rag-dates", equal_height=False) as dates_panel:
+                    since = gr.Textbox(label="From", placeholder="2026-03 or March 2026", lines=1, max_lines=1,
+                                       elem_id="rag-since")
+                    until = gr.Textbox(label="To", placeholder="2026-05 or 31 May 2026", lines=1, max_lines=1,
+                                       elem_id="rag-until")
+                    dates_apply = gr.Button("Apply", variant="primary", size="sm", scale=0, min_width=90,
+                                            elem_id="rag-dates-apply")
+                    dates_clear = gr.Button("Clear", size="sm", scale=0, min_width=90, elem_id="rag-dates-clear")
                 with gr.Row(equal_height=False):
                     with gr.Column(scale=3, min_width=300):
                         chatbot = gr.Chatbot(
@@ -133,50 +148,18 @@ def _build(pipeline: PipelineAPI, settings: Settings, warmup: Warmup | None = No
                         gr.Markdown("### Sources")
                         sources = gr.HTML(render.EMPTY_SOURCES, label="Sources", js_on_load=None,
                                           elem_id="rag-sources", max_height=680)
+            with gr.Tab("Check a claim", id="check"):
+                gr.Markdown(check.INTRO)
+                with gr.Row(equal_height=False, elem_classes="rag-checkbar"):
+                    claim = gr.Textbox(label="Claim", placeholder=check.PLACEHOLDER, lines=1, max_lines=6, scale=5,
+                                       elem_id="rag-claim")
+                    check_btn = gr.Button("Check", variant="primary", scale=0, min_width=100, elem_id="rag-check")
+                check_result = gr.HTML("", js_on_load=None, elem_id="rag-check-result")
             with gr.Tab("Library", id="library") as library_tab:
-                gr.Markdown(
-                    f"Articles in the index. Add {', '.join(ALLOWED_SUFFIXES)} files "
-                    f"(up to {settings.max_upload_mb} MB each); they are indexed right away."
-                )
-                docs = gr.HTML(docs_html([]), js_on_load=None, elem_id="rag-docs", max_height=420,
-                               elem_classes="rag-listbox")
-                with gr.Row(equal_height=False, elem_classes="rag-docbar"):
-                    pick = gr.Dropdown(label="Document", choices=[], value=None, scale=3, elem_id="rag-pick")
-                    show_btn = gr.Button("Show text", size="sm", scale=0, min_width=120)
-                    remove_btn = gr.Button("Remove…", size="sm", variant="stop", scale=0, min_width=120,
-                                           elem_id="rag-remove")
-                with gr.Row(visible=False, elem_id="rag-confirm") as confirm:
-                    confirm_text = gr.Markdown()
-                    yes_btn = gr.Button("Yes, remove", variant="stop", size="sm", scale=0, min_width=130)
-                    no_btn = gr.Button("Cancel", size="sm", scale=0, min_width=100)
-                doc_text = gr.HTML("", js_on_load=None, elem_id="rag-doc-text", max_height=420)
-                with gr.Row():
-                    upload = gr.File(label="Articles to add", file_count="multiple", type="filepath",
-                                     height=150, scale=3, elem_id="rag-upload")
-                    with gr.Column(scale=2):
-                        add_btn = gr.Button("Add to library", variant="primary")
-                        refresh_btn = gr.Button("Refresh list", size="sm")
-                report = gr.HTML("", label="Report", js_on_load=None, elem_id="rag-report",
-                                 elem_classes="rag-reportbox")
-                with gr.Row(equal_height=False, elem_classes="rag-webbar"):
-                    web_urls = gr.Textbox(label="Add by web address", placeholder="https://… (one address per line)",
-                                          lines=1, max_lines=6, scale=3, elem_id="rag-url")
-                    web_add = gr.Button("Add from the web", variant="primary", scale=0, min_width=200,
-                                        elem_id="rag-url-add")
-                web_report = gr.HTML("", js_on_load=None, elem_id="rag-web-report", elem_classes="rag-reportbox")
-                gr.Markdown("#### Feeds (RSS or Atom): their new articles are added on each update")
-                feeds_list = gr.HTML(feeds_html([]), js_on_load=None, elem_id="rag-feeds", elem_classes="rag-listbox")
-                with gr.Row(equal_height=False, elem_classes="rag-feedbar"):
-                    feed_url = gr.Textbox(label="Follow a feed", placeholder="https://…/feed.xml", lines=1,
-                                          scale=3, elem_id="rag-feed-url")
-                    follow_btn = gr.Button("Follow", scale=0, min_width=100, elem_id="rag-follow")
-                    update_btn = gr.Button("Update now", scale=0, min_width=150, elem_id="rag-feed-update")
-                    unfollow_btn = gr.Button("Stop following", scale=0, min_width=150, variant="secondary",
-                                             elem_id="rag-unfollow")
-                feed_report = gr.HTML("", js_on_load=None, elem_id="rag-feed-report", elem_classes="rag-reportbox")
+                lib = LibraryTab.build(settings)  # ui.library_tab: the list, uploads, web addresses, feeds
         api_box = gr.Textbox(visible=False)
 
-        view = [docs, pick, about, *examples]
+        view = [*lib.view_outputs, about, *examples]
         answer = dict(fn=chat.answer_waiting, inputs=None, outputs=[chatbot, sources, saved, stop_btn],
                       show_progress="hidden", concurrency_id=ANSWER_GROUP, concurrency_limit=1,
                       api_visibility="private")
@@ -185,51 +168,38 @@ def _build(pipeline: PipelineAPI, settings: Settings, warmup: Warmup | None = No
             trigger(chat.submit, [question], [question, chatbot, stop_btn], **quick).then(**answer)
         for b in examples:
             b.click(chat.submit_example, [b], [chatbot, stop_btn], **quick).then(**answer)
-        stop_btn.click(chat.stop, None, None, queue=False, api_visibility="private")
-        for trigger in (new_btn.click, chatbot.clear):
-            trigger(chat.new_conversation, None, [chatbot, sources, saved], queue=False, api_visibility="private")
+        # instant: the page shows the answer stopped, Stop hidden and the question back in the box at once
+        stop_btn.click(chat.stop, [question], [question, chatbot, stop_btn], **quick)
+        # "New conversation" only: the chat's own trash icon is hidden (ui.assets), one way to start afresh
+        new_btn.click(chat.new_conversation, None, [chatbot, sources, saved], queue=False, api_visibility="private"
+                      ).then(dates.clear, None, [range_line, since, until, dates_panel, dates_open], **quick)
+        dates_btn.click(dates.toggle, [dates_open], [dates_open, dates_panel], **quick)
+        for trigger in (dates_apply.click, since.submit, until.submit):
+            trigger(dates.apply, [since, until], [range_line, dates_panel, dates_open], **quick)
+        for trigger in (dates_clear.click, range_line.click):
+            trigger(dates.clear, None, [range_line, since, until, dates_panel, dates_open], **quick)
+        checking = dict(fn=claims.check, inputs=[claim], outputs=[check_result], show_progress="hidden",
+                        concurrency_id=ANSWER_GROUP, concurrency_limit=1, api_visibility="private",
+                        api_name="check_page")  # "check" is the API's (below)
+        for trigger in (check_btn.click, claim.submit):
+            trigger(claims.pending, [claim], [check_result], **quick).then(**checking)
         api_box.submit(chat.api_chat, [api_box], [chatbot, sources], api_name="chat",
                        concurrency_id=ANSWER_GROUP, concurrency_limit=1)
 
-        refresh_btn.click(library.view, None, view, api_visibility="private")
-        library_tab.select(library.view, None, view, api_visibility="private", show_progress="hidden")
-        add_btn.click(library.add_files, [upload], [report, upload], api_name="upload",
-                      concurrency_id=LIBRARY_GROUP, concurrency_limit=1
-                      ).then(library.view, None, view, api_visibility="private", show_progress="hidden")
-        # a new pick of files starts afresh: the last upload's report would read as this one's
-        upload.upload(lambda: "", None, [report], queue=False, api_visibility="private", show_progress="hidden")
-        library_tab.select(web.feeds, None, feeds_list, api_visibility="private", show_progress="hidden")
-        for trigger, api in ((web_add.click, dict(api_name="add_url")),
-                             (web_urls.submit, dict(api_visibility="private"))):
-            trigger(web.add, [web_urls], [web_report, web_urls], concurrency_id=LIBRARY_GROUP, concurrency_limit=1,
-                    **api).then(library.view, None, view, api_visibility="private", show_progress="hidden")
-        for trigger in (feed_url.submit, follow_btn.click):
-            trigger(web.follow, [feed_url], [feed_report, feeds_list, feed_url], api_visibility="private",
-                    concurrency_id=LIBRARY_GROUP, concurrency_limit=1
-                    ).then(library.view, None, view, api_visibility="private", show_progress="hidden")
-        unfollow_btn.click(web.unfollow, [feed_url], [feed_report, feeds_list, feed_url], api_visibility="private",
-                           concurrency_id=LIBRARY_GROUP, concurrency_limit=1, show_progress="hidden")
-        update_btn.click(web.update_now, None, [feed_report, feeds_list], api_name="update_feeds",
-                         concurrency_id=LIBRARY_GROUP, concurrency_limit=1
-                         ).then(library.view, None, view, api_visibility="private", show_progress="hidden")
-        show_btn.click(library.show_text, [pick], [doc_text], api_visibility="private")
-        remove_btn.click(library.ask_remove, [pick], [confirm, confirm_text], api_visibility="private")
-        no_btn.click(lambda: gr.Row(visible=False), None, [confirm], api_visibility="private", queue=False)
-        yes_btn.click(library.remove, [pick], [confirm, report, doc_text], api_visibility="private",
-                      api_name="remove_confirmed",
-                      concurrency_id=LIBRARY_GROUP, concurrency_limit=1
-                      ).then(library.view, None, view, api_visibility="private", show_progress="hidden")
+        lib.wire(library, web, library_tab, view, LIBRARY_GROUP)
 
-        demo.load(chat.restore, [saved], [chatbot, sources], api_visibility="private", show_progress="hidden")
+        demo.load(chat.restore, [saved], [chatbot, sources], api_visibility="private", show_progress="hidden"
+                  ).then(dates.view, None, [range_line, since, until], **quick)
         demo.load(None, None, None, js=FOCUS_JS, api_visibility="private")
-        demo.load(status, None, [banner, timer, *view], api_visibility="private", show_progress="hidden")
-        timer.tick(status, None, [banner, timer, *view], api_visibility="private", show_progress="hidden",
+        demo.load(status, lib.listing, [banner, timer, *view], api_visibility="private", show_progress="hidden")
+        timer.tick(status, lib.listing, [banner, timer, *view], api_visibility="private", show_progress="hidden",
                    queue=False)
         line_timer = gr.Timer(2.0)  # the place in line, and why a slow answer is slow (ui.waiting)
         line_timer.tick(chat.refresh, None, [chatbot], queue=False, api_visibility="private",
                         show_progress="hidden")
         demo.unload(chat.forget)
         gr.api(make_ask(pipeline, warmup), api_name="ask", concurrency_id=ANSWER_GROUP, concurrency_limit=1)
+        gr.api(claims.api, api_name="check", concurrency_id=ANSWER_GROUP, concurrency_limit=1)
         gr.api(library.api_documents, api_name="documents", queue=False)
         gr.api(library.api_remove, api_name="remove", concurrency_id=LIBRARY_GROUP, concurrency_limit=1)
     return demo, warmup

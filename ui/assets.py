@@ -94,12 +94,37 @@ CSS = """
 .rag-listbox .rag-title { font-weight: 600; }
 .rag-listbox .rag-meta, #rag-doc-text .rag-meta { color: var(--body-text-color-subdued); font-size: .85rem; }
 .rag-listbox .rag-doc { font-family: var(--font-mono); font-size: .72rem; color: var(--body-text-color-subdued); }
+/* the library's list (ui.library_table): a count and pager that stay on top, rows with their own buttons */
+.rag-libbar { align-items: flex-end; flex-wrap: wrap; }
+#rag-lib-refresh { align-self: center; }
+#rag-docs .rag-listhead { position: sticky; top: 0; z-index: 1; display: flex; flex-wrap: wrap; align-items: center;
+  justify-content: space-between; gap: .4rem; padding: .35rem .2rem; background: var(--background-fill-primary);
+  border-bottom: 1px solid var(--border-color-primary); font-size: .85rem; color: var(--body-text-color-subdued); }
+#rag-docs .rag-pager { display: flex; align-items: center; gap: .5rem; }
+#rag-docs .rag-doclist li.rag-row { flex-direction: row; align-items: center; gap: .6rem; }
+#rag-docs .rag-row-text { display: flex; flex-direction: column; flex: 1 1 auto; min-width: 0; }
+#rag-docs .rag-doclist { padding: 0 !important; list-style: none !important; }
+#rag-docs .rag-title a { color: inherit; padding: 0 !important; }
+#rag-docs .rag-row-acts { display: flex; align-items: center; gap: .35rem; flex: none; }
+#rag-docs .rag-act { font-size: .8rem; padding: .2rem .65rem; border: 1px solid var(--border-color-primary);
+  border-radius: 6px; background: var(--background-fill-primary); color: var(--body-text-color); cursor: pointer;
+  line-height: 1.4; white-space: nowrap; }
+#rag-docs .rag-act:hover, #rag-docs .rag-act:focus-visible { border-color: var(--color-accent);
+  color: var(--color-accent); }
+#rag-docs .rag-act-remove:hover, #rag-docs .rag-act-remove:focus-visible { border-color: #dc2626; color: #b91c1c; }
+#rag-docs .rag-act[disabled] { opacity: .45; cursor: default; border-color: var(--border-color-primary);
+  color: var(--body-text-color); }
+#rag-docs .rag-doclist li.rag-group { flex-direction: row; align-items: baseline; gap: .5rem; font-weight: 700;
+  padding: .7rem .2rem .25rem; border-bottom: 2px solid var(--border-color-primary); }
+#rag-docs .rag-group .rag-meta { font-weight: 400; }
+#rag-docs .rag-placeholder .rag-act { margin-left: .4rem; }
 #rag-doc-text .rag-doctext { border: 1px solid var(--border-color-primary); border-radius: 8px; padding: .5rem .8rem; }
 #rag-doc-text .rag-doctext h3 { margin: .2rem 0; }
 .rag-reportbox .rag-fail, .rag-reportbox .rag-fail * { color: #991b1b; }
 #rag-chat { height: var(--rag-chat-h, 520px) !important; max-height: var(--rag-chat-h, 520px) !important; }
-/* the chat's trash icon has a column of its own: messages scrolled under it no longer sit beneath it */
-#rag-chat .bubble-wrap { padding-right: 34px; }
+/* one way to start afresh, "New conversation": the chat's own trash icon (which did the same) is hidden */
+#rag-chat .icon-button-wrapper:has(button[aria-label="Clear"]), #rag-chat button[aria-label="Clear"] {
+  display: none !important; }
 #rag-chat .rag-elapsed { font-variant-numeric: tabular-nums; color: var(--body-text-color-subdued);
   font-size: .85em; margin-left: .15rem; }
 #rag-chat .rag-slow { margin-top: .3rem; font-size: .85rem; color: #92400e; }
@@ -113,6 +138,8 @@ CSS = """
   #rag-question { padding: 8px !important; }
   #rag-ask, #rag-stop { min-width: 56px !important; padding-left: .5rem !important; padding-right: .5rem !important; }
   #rag-about .rag-about { font-size: .82rem; }
+  #rag-docs .rag-doclist li.rag-row { flex-wrap: wrap; }
+  #rag-docs .rag-row-acts { width: 100%; justify-content: flex-end; }
   .rag-header h1 { font-size: 1.35rem; }
   .rag-header p { font-size: .85rem; }
 }
@@ -131,6 +158,24 @@ JS = """
       if (arguments.length === 1 && arguments[0] === 'Method not implemented.') return;
       return warn.apply(console, arguments);
     };
+  }
+  // Gradio 6 tells screen readers that an event finished through a hidden status line, with a message key its
+  // English texts lack, so "common.complete" was read out after each action: the key becomes the words it means.
+  if (!window.__ragStatusWords) {
+    window.__ragStatusWords = true;
+    var said = {'common.complete': 'Done', 'common.loading': 'Loading', 'common.error': 'Error'};
+    new MutationObserver(function (records) {
+      records.forEach(function (r) {
+        var node = r.target, box = node.nodeType === 3 ? node.parentElement : node;
+        if (!box || !box.matches || !box.matches('.sr-only[role="status"]')) return;
+        var texts = node.nodeType === 3 ? [node] : Array.prototype.filter.call(node.childNodes,
+          function (n) { return n.nodeType === 3; });
+        texts.forEach(function (t) {  // the text node itself: the live region keeps the node Gradio updates
+          var key = t.data.trim();
+          if (/^[a-z_]+(\.[a-z_]+)+$/.test(key)) t.data = said[key] || '';
+        });
+      });
+    }).observe(document.body || document.documentElement, {subtree: true, childList: true, characterData: true});
   }
   if (window.__ragCiteHandler) return;
   window.__ragCiteHandler = true;

@@ -4,11 +4,13 @@ The conversation is a list of turns (question, final answer, citations with thei
 context, passage scores) kept per tab on the server (ui.session) and copied to the browser's
 storage after each answer so a reload restores it. The chatbot and the sources panel are
 re-rendered from the turns, so the citations of earlier turns never change as the chat goes on.
-Handlers never write the question box while an answer streams: what the user types is theirs.
+Handlers never write the question box while an answer streams: what the user types is theirs (Stop puts the
+stopped question back only into an empty box).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import time
@@ -19,8 +21,9 @@ import gradio as gr
 
 from rag.errors import RagError
 from rag.pipeline_api import PipelineAPI
-from rag.schema import Answer
+from rag.schema import Answer, DateRange
 from ui import render
+from ui.chat_dates import dates_of
 from ui.render import Turn
 from ui.session import ChatSession, Line, Sessions
 from ui.waiting import Waiting
@@ -106,13 +109,32 @@ def restore_turns(saved: object) -> list[Turn]:
     return out
 
 
+def as_shown(final: Answer, shown: str) -> Answer:
+    """Stop was pressed but the reader finished before it noticed: the answer as the page showed it then (the
+    sentences shown, with their citations), marked stopped; unchanged when it is all that was shown."""
+    text, full = " ".join(shown.split()), " ".join(final.answer.split())
+    if final.stopped or final.refused or text == full or not full.startswith(text):
+        return final
+    kept = [c for c in final.citations if f"[{c.n}]" in text]
+    return dataclasses.replace(final, answer=text, citations=kept, stopped=True)
+
+
+def stopped_message(draft: str) -> str:
+    """The answer in progress once Stop is pressed: what was shown so far, marked stopped, at once (the reader
+    may take a few seconds more to notice; its kept sentences and their sources then take this place)."""
+    body = f'<div class="rag-answer">{render.esc(draft)}</div>' if draft else ""
+    said = "the answer above may be incomplete." if draft else "no sentence had been checked yet."
+    return f'{body}<div class="rag-query rag-stopped">Stopped: {said}</div>'
+
+
 def view_of(session: ChatSession, others: int = 0) -> list[dict]:
     """The chat as shown: finished turns, the answer being written, then questions waiting their turn (behind
     `others` questions from other tabs, for the seconds since the tab joined the line)."""
     msgs = messages_of(session.turns)
     if session.current:
+        live = stopped_message(session.draft) if session.stop.is_set() else session.live
         msgs += [{"role": "user", "content": render.user_message(session.current)},
-                 {"role": "assistant", "content": session.live}]
+                 {"role": "assistant", "content": live}]
     in_line = time.monotonic() - session.in_line_since if others and session.in_line_since else None
     for i, q in enumerate(list(session.waiting), start=1):
         msgs += [{"role": "user", "content": render.user_message(q)},
@@ -133,6 +155,8 @@ class Chat:
 
     def _session(self, request: gr.Request | None) -> ChatSession:
         return self.sessions.get(_key(request))
+
+    session_of = _session  # for the date filter (ui.chat_dates)
 
     # ---- events ----
     def submit(self, question: str, request: gr.Request) -> tuple[Any, list[dict], Any]:
@@ -189,18 +213,18 @@ class Chat:
                 session.live = self._status(session)
             shown = gr.update(visible=True)  # this run may answer a question another run's end hid Stop for
             try:
-                for _ in self._answer_one(session, q, epoch):
-                    yield view_of(session), gr.skip(), gr.skip(), shown
+                for _ in self._answer_one(session, q, epoch):  # once Stop is pressed, its button stays hidden
+                    yield view_of(session), gr.skip(), gr.skip(), gr.skip() if session.stop.is_set() else shown
             finally:
                 with session.lock:
-                    session.current, session.live, session.stage = "", "", ""
+                    session.current, session.live, session.stage, session.draft = "", "", "", ""
                     session.stop.clear()
             yield view_of(session), render.sources_panel(session.turns), session.turns, gr.skip()
         yield view_of(session), render.sources_panel(session.turns), session.turns, gr.update(visible=False)
 
     def _answer_one(self, session: ChatSession, q: str, epoch: int) -> Iterator[None]:
         """Stream one answer into `session.live`, then add the finished turn (unless the chat was cleared)."""
-        n = len(session.turns) + 1
+        n, dates = len(session.turns) + 1, session.dates
         if not self.warmup.ready:
             self._show(session, LOADING_MESSAGE)
             yield
@@ -211,7 +235,9 @@ class Chat:
         elif not self.warmup.ready:
             turn = failed_turn(n, q, self.warmup.error or "The models are not available.")
         else:
-            turn = yield from self._stream(session, q, n)
+            turn = yield from self._stream(session, q, n, dates)
+        if dates:
+            turn["dates"] = {"since": dates.since, "until": dates.until}
         with session.lock:
             if session.epoch == epoch:
                 turn["n"] = len(session.turns) + 1
@@ -227,19 +253,23 @@ class Chat:
         """Set the live bubble: a stage (with its clock) or the text so far. Under the lock, because the page's
         timer refreshes the clock's explanation (`refresh`) while the answer streams."""
         with session.lock:
+            if session.stop.is_set():  # the page shows it stopped (`view_of`): what it showed then stays
+                return
             if draft:
                 if not session.drafting:  # the first text: how long answers take to show something, here
                     self.waiting.finished(time.monotonic() - session.since)
                 session.drafting, session.live = True, render.draft_message(draft) + session.note
+                session.draft = draft
             else:
                 session.stage = stage or session.stage
                 session.live = self._status(session)
 
-    def _stream(self, session: ChatSession, q: str, n: int) -> Iterator[None]:
+    def _stream(self, session: ChatSession, q: str, n: int, dates: DateRange | None = None) -> Iterator[None]:
         """Pipeline events -> the live bubble; returns the finished (or failed) turn."""
         draft, final = "", None
         try:
-            for ev in self.pipeline.answer_stream(q, history_of(session.turns), stop=session.stop.is_set):
+            for ev in self.pipeline.answer_stream(q, history_of(session.turns), stop=session.stop.is_set,
+                                                  dates=dates or None):
                 if ev.kind == "answer":
                     final = ev.data
                     continue
@@ -260,6 +290,8 @@ class Chat:
                 raise RagError("The answer was cut off before it finished. Please ask again.")
             if not session.drafting and not final.stopped:
                 self.waiting.finished(time.monotonic() - session.since)
+            if session.stop.is_set():
+                final = as_shown(final, session.draft)
             return finish_turn(n, q, final, self.pipeline)
         except RagError as e:
             gr.Warning(str(e))
@@ -268,12 +300,20 @@ class Chat:
             log.exception("answering %r failed", q)
             return failed_turn(n, q, CRASH_MESSAGE)
 
-    def stop(self, request: gr.Request) -> None:
-        """Stop the answer being written (or the next one, if it has not started); checked sentences stay."""
+    def stop(self, typed: str, request: gr.Request) -> tuple[Any, Any, Any]:
+        """Stop the answer being written (or the next one, if it has not started); checked sentences stay.
+        Instant (not queued): the page shows the answer stopped and hides Stop at once, while the reader notices
+        at its next piece; the stopped question goes back into the box (unless something is typed there).
+        Returns (question box, chat, stop button)."""
         session = self._session(request)
         with session.lock:
-            if session.busy:
-                session.stop.set()
+            if not session.busy:
+                return gr.skip(), gr.skip(), gr.update(visible=False)
+            asked = session.current or session.waiting[0]
+            session.stop.set()
+            more = bool(session.waiting) and bool(session.current)  # the next question still runs: Stop stays
+        box = asked if not (typed or "").strip() else gr.skip()
+        return box, view_of(session, session.shown_ahead), gr.update(visible=more)
 
     def new_conversation(self, request: gr.Request) -> tuple[list, str, list]:
         self._session(request).new_conversation()
@@ -287,6 +327,7 @@ class Chat:
         with session.lock:
             if not session.restored and not session.turns and not session.busy:
                 session.turns = restore_turns(saved)
+                session.dates = dates_of(session.turns)
             session.restored = True
         return view_of(session), render.sources_panel(session.turns)
 

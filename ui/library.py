@@ -14,13 +14,16 @@ from typing import Any
 import gradio as gr
 
 from rag.dates import display_date, month_year
-from rag.errors import RagError, split_detail
+from rag.errors import DocumentNotFoundError, RagError, split_detail
 from rag.ingest.trash import forget, former_place
 from rag.pipeline_api import PipelineAPI
 from rag.schema import DocumentInfo, IngestReport
 from rag.settings import Settings
+from rag.web.feeds import FeedList
 from ui.headline import FUNCTION, headline_question
-from ui.render import date_text, esc, web_url
+from ui.library_table import (LOADING_HTML, KeyCache, Query, display_title, document_html, feed_choices, list_html,
+                              outlet_choices)
+from ui.render import esc
 from ui.uploads import Intake, store_uploads
 from ui.warmup import Warmup
 
@@ -38,7 +41,7 @@ _NOT_NAMES = set(
 
 # ---------- what the library holds ----------
 def _when(published: str, approx: bool) -> str:
-    """"Oct 2015", or "Oct 2015 (approx.)" when the date is an estimate (as the source cards say)."""
+    """A date range's end: "Oct 2015", or "about Oct 2015" when the date is an estimate (as the source cards say)."""
     return display_date(published, approx) if approx else month_year(published)
 
 
@@ -59,8 +62,8 @@ def _subjects(docs: Sequence[DocumentInfo], n: int = 3) -> list[str]:
 
 
 def library_summary(docs: Sequence[DocumentInfo]) -> str:
-    """What the library covers: a few articles by headline, outlet and month; more by count, outlets, date range
-    and the names their headlines share. Estimated dates say "(approx.)" here as on the source cards."""
+    """What the library covers: a few articles by headline, outlet and date (as the list and the source cards show
+    it: "TIME, about Oct 2015"); more by count, outlets, date range (by month) and the names their headlines share."""
     if not docs:
         return "The library is empty: add articles in the Library tab to ask about them."
     noun = "article" if len(docs) == 1 else "articles"
@@ -68,12 +71,12 @@ def library_summary(docs: Sequence[DocumentInfo]) -> str:
         items = []
         for d in docs:
             where = ", ".join(x for x in (re.sub(r"\s*\(.*\)$", "", d.outlet or ""),
-                                          _when(d.published, d.published_approx)) if x)
-            items.append(f"“{_short_title(d.title or d.doc)}”" + (f" ({where})" if where else ""))
+                                          display_date(d.published, d.published_approx)) if x)
+            items.append(f"“{_short_title(display_title(d))}”" + (f" ({where})" if where else ""))
         return f"{len(docs)} {noun}: " + " · ".join(items)
     dated = sorted((d for d in docs if d.published), key=lambda d: d.published)
     outlets = {d.outlet for d in docs if d.outlet}
-    text = f"{len(docs)} {noun}"
+    text = f"{len(docs):,} {noun}"
     if outlets:
         text += f" from {len(outlets)} outlet{'s' if len(outlets) != 1 else ''}"
     if dated:
@@ -135,31 +138,6 @@ def example_questions(docs: Sequence[DocumentInfo], text_of: Callable[[str], str
     return out
 
 
-def docs_html(docs: Sequence[DocumentInfo]) -> str:
-    """The library as a list that wraps on any screen (a table cut its columns off on phones)."""
-    if not docs:
-        return '<p class="rag-placeholder">No articles yet: add some below.</p>'
-    rows = []
-    for d in docs:
-        meta = " · ".join(x for x in (esc(d.outlet), esc(date_text(vars(d))),
-                                      f"{d.chunks} passage{'s' if d.chunks != 1 else ''}") if x)
-        title = esc(d.title or d.doc)
-        if web_url(vars(d)):
-            title = f'<a href="{esc(d.url)}" target="_blank" rel="noopener noreferrer">{title}</a>'
-        rows.append(f'<li><span class="rag-title">{title}</span>'
-                    f'<span class="rag-meta">{meta}</span><span class="rag-doc">{esc(d.doc)}</span></li>')
-    return f'<ul class="rag-doclist">{"".join(rows)}</ul>'
-
-
-def document_html(d: DocumentInfo | None, text: str) -> str:
-    if d is None:
-        return ""
-    meta = " · ".join(x for x in (esc(d.outlet), esc(date_text(vars(d))), esc(d.doc)) if x)
-    paras = "".join(f"<p>{esc(p)}</p>" for p in re.split(r"\n\s*\n", text or "") if p.strip())
-    return (f'<div class="rag-doctext"><h3>{esc(d.title or d.doc)}</h3><p class="rag-meta">{meta}</p>'
-            f'{paras or "<p><i>No text stored.</i></p>"}</div>')
-
-
 # ---------- upload report ----------
 def _plural(n: int, word: str) -> str:
     return f"{n} {word}{'' if n == 1 else 's'}"
@@ -179,7 +157,8 @@ def report_html(report: IngestReport | None, rejected: Sequence[tuple[str, str]]
     """"Added 1 article: Title (12 passages). Skipped 1: report.pdf: corrupt PDF." with clear marks."""
     def named(ids: Sequence[str]) -> str:
         return "; ".join(
-            f"{d.title or d.doc} ({_plural(d.chunks, 'passage')})" if (d := docs.get(i)) else i for i in ids
+            f"{display_title(d)} ({_plural(d.chunks, 'passage')})" if (d := docs.get(i)) else Path(i).name
+            for i in ids
         )
 
     ok, fail = [], []
@@ -207,6 +186,7 @@ class Library:
         self.settings = settings
         self.warmup = warmup
         self._indexing = 0  # uploads being indexed now (a slow answer's status line says so)
+        self._keys = KeyCache()  # each article's search text, kept between keystrokes
 
     @property
     def indexing(self) -> bool:
@@ -231,17 +211,42 @@ class Library:
             log.warning("listing documents failed: %s", e)
             return []
 
-    def view(self) -> tuple[Any, ...]:
-        """(library list, document picker, orientation line, *example buttons)."""
+    def _feed_titles(self) -> dict[str, str]:
+        try:
+            return {f.url: f.title for f in FeedList(self.settings.feeds_path).read()}
+        except RagError as e:
+            log.warning("reading the list of feeds failed: %s", e)
+            return {}
+
+    def _list(self, docs: list[DocumentInfo], q: Query) -> tuple[str, int]:
+        return list_html(docs, q, self._keys.of(docs), text_of=self.pipeline.document_text)
+
+    def view(self, search: str = "", sort: str = "new", outlet: str = "", feed: str = "", page: int = 1
+             ) -> tuple[Any, ...]:
+        """(library list, outlet filter, feed filter, page, orientation line, *example buttons): everything on the
+        page that follows the library, after a change or when the tab opens. A filter whose outlet or feed is gone
+        goes back to all articles."""
         docs = self.documents()
         ready = self.warmup.ready
+        outlets = outlet_choices(docs)
+        feeds = feed_choices(docs, self._feed_titles()) if docs else []
+        q = Query.of(search, sort, outlet, feed, page)
+        q = Query(q.search, q.sort, q.outlet if q.outlet in {v for _, v in outlets} else "",
+                  q.feed if q.feed in {v for _, v in feeds} else "", q.page)
+        html, shown = self._list(docs, q) if ready else (LOADING_HTML, q.page)
         examples = example_questions(docs, self.pipeline.document_text) if ready else []
-        choices = [(f"{d.title or d.doc} ({d.doc})", d.doc) for d in docs]
         about = library_summary(docs) if ready else "Loading the library…"
-        buttons = [gr.Button(value=q, visible=True) for q in examples]
+        buttons = [gr.Button(value=x, visible=True) for x in examples]
         buttons += [gr.Button(visible=False)] * (N_EXAMPLES - len(examples))
-        return (docs_html(docs), gr.Dropdown(choices=choices, value=None),
+        return (html, gr.Dropdown(choices=outlets, value=q.outlet),
+                gr.Dropdown(choices=feeds or [("All articles", "")], value=q.feed, visible=bool(feeds)), shown,
                 f'<p class="rag-about">{esc(about)}</p>', *buttons)
+
+    def browse(self, search: str = "", sort: str = "new", outlet: str = "", feed: str = "", page: int = 1
+               ) -> tuple[str, int]:
+        """(library list, page): a search, an order, a filter or another page redraws the list alone."""
+        q = Query.of(search, sort, outlet, feed, page)
+        return self._list(self.documents(), q) if self.warmup.ready else (LOADING_HTML, q.page)
 
     def add_files(self, files: list[str] | str | None, progress: gr.Progress = gr.Progress()) -> tuple[str, None]:
         """Check, store and index uploads; a file that fails is reported, deleted, and the rest still go in."""
@@ -331,33 +336,46 @@ class Library:
         return next((d for d in self.documents() if d.doc == doc), None)
 
     def show_text(self, doc: str | None) -> str:
-        if not doc:
-            gr.Warning("Choose a document first.")
+        """The article of a row's Show button, to read."""
+        info = self._find(doc) if doc else None
+        if info is None:
+            gr.Warning(GONE)
             return ""
-        info = self._find(doc)
-        return document_html(info, self.pipeline.document_text(doc) if info else "")
+        return document_html(info, self.pipeline.document_text(info.doc))
 
-    def ask_remove(self, doc: str | None) -> tuple[Any, Any]:
-        """Removing is not undoable from the page, so it asks first."""
-        if not doc:
-            gr.Warning("Choose a document first.")
-            return gr.skip(), gr.skip()
-        info = self._find(doc)
-        name = info.title or info.doc if info else doc
-        return gr.Row(visible=True), (f"Remove **{name}** from the library? It leaves the index at once; "
-                                      "its file is moved to the data folder's `.removed/` folder.")
+    def ask_remove(self, doc: str | None) -> tuple[Any, Any, Any]:
+        """(confirm row, its question, the article it is about): removing is not undoable from the page, so the
+        row's Remove button asks first."""
+        info = self._find(doc) if doc else None
+        if info is None:
+            gr.Warning(GONE)
+            return gr.Row(visible=False), gr.skip(), gr.skip()
+        return gr.Row(visible=True), (
+            f"Remove **{_md(display_title(info, self.pipeline.document_text))}** from the library? It leaves the "
+            "index at once; its file is set aside, so adding the same file again puts it back where it was."), doc
 
     def remove(self, doc: str | None) -> tuple[Any, str, str]:
         """(confirm row, report, document text); the caller refreshes the library view after."""
         if not doc:
             return gr.Row(visible=False), "", ""
         info = self._find(doc)
+        name = display_title(info, self.pipeline.document_text) if info else ""
         try:
             self.pipeline.remove([doc])
+        except DocumentNotFoundError:
+            gr.Warning(GONE)
+            msg = f'<div class="rag-report"><div class="rag-fail"><p>✖ {esc(GONE)}</p></div></div>'
         except RagError as e:
-            gr.Warning(str(e))
-            msg = f'<div class="rag-report"><div class="rag-fail"><p>✖ {esc(e)}</p></div></div>'
+            gr.Warning(split_detail(str(e))[0])
+            msg = f'<div class="rag-report"><div class="rag-fail"><p>✖ {_reason_html(str(e))}</p></div></div>'
         else:
-            name = (info.title or info.doc) if info else doc
-            msg = f'<div class="rag-report"><p class="rag-ok">✔ Removed: {esc(name)}.</p></div>'
+            msg = f'<div class="rag-report"><p class="rag-ok">✔ Removed: {esc(name or "the article")}.</p></div>'
         return gr.Row(visible=False), msg, ""
+
+
+GONE = "That article is no longer in the library (it may have been removed in another window)."
+
+
+def _md(text: str) -> str:
+    """Text shown as itself inside Markdown (a headline's * or _ is not emphasis, its <b> not a tag)."""
+    return re.sub(r"([\\`*_{}\[\]()#+!|<>~-])", r"\\\1", text)

@@ -14,6 +14,8 @@ from html import escape
 from typing import Any
 
 from rag.dates import display_date
+from rag.schema import DateRange
+from ui import cards
 from ui.waiting import clock
 
 CONTEXT_CHARS = 420  # at most this much paragraph text is shown on each side of a quote
@@ -33,16 +35,17 @@ def anchor_id(turn: int, n: int) -> str:
     return f"src-{turn}-{n}"
 
 
-def link_markers(escaped: str, turn: int, cited: set[int]) -> str:
-    """Turn `[1]` / `[1, 2]` in already-escaped text into links to this turn's source cards."""
+def link_markers(escaped: str, turn: int, cited: set[int], shared: dict[int, int] | None = None) -> str:
+    """Turn `[1]` / `[1, 2]` in already-escaped text into links to this turn's source cards (`shared`: a marker
+    whose paragraph another marker's card shows links to that card, `ui.cards.aliases`)."""
 
     def one(n: str) -> str:
         k = int(n)
         if k not in cited:
             return f"[{k}]"
         return (
-            f'<a class="rag-cite" href="#{anchor_id(turn, k)}" data-turn="{turn}" data-n="{k}" '
-            f'title="Show source [{k}]">[{k}]</a>'
+            f'<a class="rag-cite" href="#{anchor_id(turn, (shared or {}).get(k, k))}" data-turn="{turn}" '
+            f'data-n="{k}" title="Show source [{k}]">[{k}]</a>'
         )
 
     def repl(m: re.Match[str]) -> str:
@@ -109,7 +112,7 @@ def answer_message(turn: Turn) -> str:
         return error_message(turn["error"])
     n = int(turn["n"])
     cited = {int(c["n"]) for c in turn.get("citations", [])}
-    body = link_markers(esc(turn.get("answer", "")), n, cited)
+    body = link_markers(esc(turn.get("answer", "")), n, cited, cards.aliases(turn.get("citations", [])))
     cls = "rag-answer rag-refused" if turn.get("refused") else "rag-answer"
     parts = [f'<div class="{cls}">{body}</div>' if body else ""]
     if turn.get("stopped"):
@@ -118,6 +121,9 @@ def answer_message(turn: Turn) -> str:
     parts.append(query_note(str(turn.get("question", "")), str(turn.get("query") or "")))
     if turn.get("notice"):
         parts.append(f'<div class="rag-query">Note: {esc(turn["notice"])}</div>')
+    if isinstance(turn.get("dates"), dict):  # asked with the chat's date filter on (ui.chat_dates)
+        dates = DateRange(str(turn["dates"].get("since") or ""), str(turn["dates"].get("until") or ""))
+        parts.append(f'<div class="rag-query rag-dated">Only articles {esc(dates.label())}</div>' if dates else "")
     if body:
         parts.append(f'<div class="rag-actions"><a class="rag-copy" href="#copy-{n}" data-turn="{n}" role="button" '
                      f'title="{COPY_TIP}" aria-label="{COPY_TIP}">'
@@ -145,15 +151,11 @@ def quote_context(text: str, start: int, end: int, quote: str) -> tuple[str, str
     The paragraph is the "\n\n"-separated block around [start, end). If the offsets do not match
     the quote (the document changed since), the quote is looked up again and shown alone if lost.
     """
-    if not text or text[start:end] != quote:
-        found = text.find(quote) if text and quote else -1
-        if found < 0:
-            return "", quote, ""
-        start, end = found, found + len(quote)
-    ps = text.rfind("\n\n", 0, start)
-    ps = 0 if ps < 0 else ps + 2
-    pe = text.find("\n\n", end)
-    pe = len(text) if pe < 0 else pe
+    span = locate(text, start, end, quote)
+    if span is None:
+        return "", quote, ""
+    start, end = span
+    ps, pe = paragraph_of(text, start, end)
     before, after = text[ps:start], text[end:pe]
     if len(before) > CONTEXT_CHARS:
         cut = before[-CONTEXT_CHARS:]
@@ -164,8 +166,25 @@ def quote_context(text: str, start: int, end: int, quote: str) -> tuple[str, str
     return before, text[start:end], after
 
 
+def locate(text: str, start: int, end: int, quote: str) -> tuple[int, int] | None:
+    """Where the quote is in `text`: at its offsets, else looked up again (the document changed since); None
+    when it is lost."""
+    if text and text[start:end] == quote:
+        return start, end
+    found = text.find(quote) if text and quote else -1
+    return (found, found + len(quote)) if found >= 0 else None
+
+
+def paragraph_of(text: str, start: int, end: int) -> tuple[int, int]:
+    """[start, end) of the "\n\n"-separated paragraph around [start, end)."""
+    ps = text.rfind("\n\n", 0, start)
+    pe = text.find("\n\n", end)
+    return (0 if ps < 0 else ps + 2), (len(text) if pe < 0 else pe)
+
+
 def with_context(citations: Sequence[dict], document_text: Callable[[str], str]) -> list[dict]:
-    """Copy citations adding `before`/`after` paragraph text, fetched once per document."""
+    """Copy citations adding `before`/`after` paragraph text, fetched once per document, and where the quote and
+    its paragraph are (`at`, `para`: for one card per paragraph, `ui.cards`)."""
     texts: dict[str, str] = {}
     out = []
     for c in citations:
@@ -175,8 +194,11 @@ def with_context(citations: Sequence[dict], document_text: Callable[[str], str])
                 texts[doc] = document_text(doc) or ""
             except Exception:  # noqa: BLE001 - a missing document only loses the context, not the answer
                 texts[doc] = ""
-        before, quote, after = quote_context(texts[doc], int(c["start"]), int(c["end"]), str(c["quote"]))
-        out.append({**c, "quote": quote, "before": before, "after": after})
+        start, end = int(c.get("start") or 0), int(c.get("end") or 0)
+        before, quote, after = quote_context(texts[doc], start, end, str(c["quote"]))
+        span = locate(texts[doc], start, end, quote)
+        place = {"at": span[0], "para": list(paragraph_of(texts[doc], *span))} if span else {}
+        out.append({**c, "quote": quote, "before": before, "after": after, **place})
     return out
 
 
@@ -211,24 +233,40 @@ def web_url(c: dict) -> str:
     return url if url.startswith(("https://", "http://")) else ""
 
 
-def _card(turn: int, c: dict) -> str:
-    author = f"by {c['author']}" if c.get("author") else ""
-    meta = " · ".join(esc(x) for x in (c.get("outlet"), author, date_text(c)) if x)
+def source_title(c: dict) -> str:
+    """The article's headline, linked to its page when it came from the web."""
     title = esc(c.get("title") or c.get("doc"))
     url = web_url(c)
     if url:
         title = (f'<a class="rag-link" href="{escape(url, quote=True)}" target="_blank" rel="noopener noreferrer" '
                  f'title="{escape(url, quote=True)}">{title}</a>')
+    return f'<span class="rag-title">{title}</span>'
+
+
+def source_meta(c: dict) -> str:
+    """Outlet · author · date, then the other outlets that ran the same story."""
+    author = f"by {c['author']}" if c.get("author") else ""
+    meta = " · ".join(esc(x) for x in (c.get("outlet"), author, date_text(c)) if x)
     also = c.get("also_published_by") or []
     also_line = f'<div class="rag-also">Also published by: {esc(", ".join(also))}</div>' if also else ""
+    return f'<div class="rag-meta">{meta}</div>{also_line}'
+
+
+def quote_paragraph(group: Sequence[dict]) -> str:
+    """The paragraph of one or more citations (see `with_context`), each quote marked in it."""
+    parts = "".join(f"<mark>{escape(t)}</mark>" if marked else escape(t) for t, marked in cards.segments(group))
+    return f'<blockquote class="rag-para">{parts}</blockquote>'
+
+
+def _card(turn: int, group: Sequence[dict]) -> str:
+    """One card per paragraph: every marker that quotes it, the paragraph once with each quote marked."""
+    c, first = group[0], int(group[0]["n"])
+    markers = "".join(f'<span class="rag-n">[{int(x["n"])}]</span>' for x in group)
     return (
-        f'<div class="rag-card" id="{anchor_id(turn, int(c["n"]))}">'
-        f'<div class="rag-card-head"><span class="rag-n">[{int(c["n"])}]</span>'
-        f'<span class="rag-title">{title}</span>'
-        f'<a class="rag-back" href="#back-{turn}-{int(c["n"])}" title="Back to the answer">↩ answer</a></div>'
-        f'<div class="rag-meta">{meta}</div>{also_line}'
-        f'<blockquote class="rag-para">{escape(str(c.get("before", "")))}'
-        f'<mark>{escape(str(c.get("quote", "")))}</mark>{escape(str(c.get("after", "")))}</blockquote></div>'
+        f'<div class="rag-card" id="{anchor_id(turn, first)}">'
+        f'<div class="rag-card-head">{markers}{source_title(c)}'
+        f'<a class="rag-back" href="#back-{turn}-{first}" title="Back to the answer">↩ answer</a></div>'
+        f'{source_meta(c)}{quote_paragraph(group)}</div>'
     )
 
 
@@ -237,7 +275,8 @@ def _turn_section(t: Turn, latest: bool) -> str:
     if t.get("error"):
         body = '<p class="rag-empty">No answer: an error occurred.</p>'
     elif t.get("citations"):
-        body = '<div class="rag-cards">' + "".join(_card(n, c) for c in t["citations"]) + "</div>"
+        body = '<div class="rag-cards">' + "".join(_card(n, g) for g in cards.group_citations(t["citations"])) + \
+            "</div>"
     else:
         body = '<p class="rag-empty">No sources cited for this answer.</p>'
     body += _details(t.get("passages", []), t.get("citations", []))

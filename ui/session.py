@@ -2,8 +2,9 @@
 
 The page's events do not carry the conversation back and forth: a question typed while an answer
 streams is queued here (so it is neither lost nor answered against stale turns), the Stop button
-sets a flag the running answer checks, and "New conversation" bumps an epoch so a late-finishing
-answer is not added to the fresh conversation. The browser keeps a copy for reloads (see ui.chat).
+sets a flag the running answer checks (the page shows it stopped at once, see ui.chat), and "New
+conversation" bumps an epoch so a late-finishing answer is not added to the fresh conversation. The
+browser keeps a copy for reloads (see ui.chat).
 """
 
 from __future__ import annotations
@@ -12,6 +13,8 @@ import threading
 from collections import OrderedDict, deque
 from dataclasses import dataclass, field
 from typing import Any
+
+from rag.schema import DateRange
 
 Turn = dict[str, Any]
 
@@ -34,6 +37,8 @@ class ChatSession:
     note: str = ""  # small print under the live bubble (the search query)
     slow_note: str = ""  # why the answer in progress is slow, as shown now ("" while it is not)
     in_line_since: float = 0.0  # when this tab started waiting behind other readers' questions
+    draft: str = ""  # the checked sentences of the answer in progress, as plain text (shown as is when stopped)
+    dates: DateRange | None = None  # the conversation's date filter (ui.chat_dates); None: every article
 
     @property
     def busy(self) -> bool:
@@ -43,6 +48,7 @@ class ChatSession:
         with self.lock:
             self.turns = []
             self.waiting.clear()
+            self.dates = None  # the filter is the conversation's: a new one reads every article again
             self.epoch += 1
             if self.current:
                 self.stop.set()

@@ -9,6 +9,7 @@ from typing import Any
 
 import gradio as gr
 
+from rag.dates import display_date
 from rag.errors import RagError, split_detail
 from rag.pipeline_api import PipelineAPI
 from rag.settings import Settings
@@ -22,9 +23,20 @@ log = logging.getLogger(__name__)
 MAX_ADDRESSES = 20  # per click: a longer list is a job for `rag add` or a feed
 
 
+_ADDRESS = re.compile(r"^(?:[a-z][a-z0-9+.-]*://|www\.)\S+$|^[^\s/:]+\.[a-z]{2,}(?:[/:?#]\S*)?$", re.I)
+
+
 def split_addresses(text: str) -> list[str]:
-    """One address per line (or separated by spaces or commas), each once."""
-    return list(dict.fromkeys(a for a in re.split(r"[\s,]+", text or "") if a))
+    """One address per line, each once. A line of several addresses (separated by spaces or commas, as pasted from
+    a list) gives each; any other line is one entry, so "not a url" is reported once, whole, as not an address."""
+    out: list[str] = []
+    for line in (text or "").splitlines():
+        parts = [a for a in re.split(r"[\s,]+", line) if a]
+        if len(parts) == 1 or (parts and all(_ADDRESS.match(a) for a in parts)):
+            out += parts
+        elif parts:
+            out.append(" ".join(line.split()))
+    return list(dict.fromkeys(out))
 
 
 def _page_html(p: PageResult) -> str:
@@ -32,8 +44,10 @@ def _page_html(p: PageResult) -> str:
         words, detail = split_detail(p.error)
         more = (f' <details class="rag-detail"><summary>Technical detail</summary><code>{esc(detail)}</code>'
                 "</details>" if detail else "")
+        if words.startswith("“"):  # the message names the address already
+            return f'<li class="rag-fail">✖ {esc(words)}{more}</li>'
         return f'<li class="rag-fail">✖ <span class="rag-doc">{esc(p.url)}</span>: {esc(words)}{more}</li>'
-    where = ", ".join(x for x in (p.outlet, p.published) if x)
+    where = ", ".join(x for x in (p.outlet, display_date(p.published, False)) if x)
     return (f'<li class="rag-ok">✔ {esc(p.status)}: <b>{esc(p.title)}</b>'
             + (f" ({esc(where)})" if where else "") + "</li>")
 

@@ -30,8 +30,9 @@ _QUALIFIER = re.compile(r"\b(over|more than|nearly|almost|about|around|roughly|s
                         r"fewer than|approximately|an estimated|estimated|close to|just under|just over|under|"
                         r"above|below|upwards of|as many as|as much as|as few as|no more than|no fewer than|"
                         r"at most|barely|only|just)\s+(?:\S+\s+){0,1}$", re.I)
-_HEDGE = re.compile(r"\b(reportedly|allegedly|apparently|possibly|probably|perhaps|likely|unlikely|suspected|"
-                    r"rumou?red|believed to|thought to|said to|seemed|seems|appears? to|may have|might have|"
+# ("likely voters" is who a poll asks, not a hedge)
+_HEDGE = re.compile(r"\b(reportedly|allegedly|apparently|possibly|probably|perhaps|likely(?! voters?\b)|unlikely|"
+                    r"suspected|rumou?red|believed to|thought to|said to|seemed|seems|appears? to|may have|might have|"
                     r"could have|unconfirmed|unverified)\b", re.I)
 # A quote that proposes, plans, threatens, predicts or imagines: its content has not happened.
 _MODAL = re.compile(r"\b(propos\w*|suggest\w*|offer\w*|plan|plans|planned|planning|would|could|might|may|will|"

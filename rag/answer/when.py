@@ -27,7 +27,8 @@ _LATEST = re.compile(r"\b(now|right now|currently|current|latest|still|so far|to
 _CHANGE_VERB = (r"(?:chang\w*|evolv\w*|develop\w*|grow\w*|grown|gr[eo]w|ris\w*|risen|rose|f[ae]ll\w*|fallen|"
                 r"mov\w*|progress\w*|shift\w*|unfold\w*|gone|went)")
 _TIMELINE = re.compile(rf"\b(?:how (?:has|have|did|do|does) (?P<subject>.{{2,90}}?) {_CHANGE_VERB}(?: over time)?"
-                       r"|(?:give me |what is |what's )?(?:a |the )?timeline (?:of|for) (?P<subject2>.{2,90}?)(?=[?.!]*$)"
+                       r"|(?:give me |what is |what's )?(?:a |the )?timeline (?:of|for) "
+                       r"(?P<subject2>.{2,90}?)(?=[?.!]*$)"
                        r"|(?:the )?changes? (?:in|to) (?P<subject3>.{2,90}?) over time|over time|month by month"
                        r"|week by week|chronolog\w*|timeline)\b", re.I)
 _MONTHS = r"(?:jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?|sep(?:t(?:ember)?)?|" \

@@ -1,5 +1,5 @@
-"""Benchmarks behind `rag bench answer|ingest|search|coldstart|reader`, one module each (common: what they share;
-synthetic: the synthetic corpora).
+"""Benchmarks behind `rag bench answer|ingest|search|coldstart|library|reader`, one module each (common: what they
+share; synthetic: the synthetic corpora).
 
 Shared machines are noisy, so every figure that is compared with a target is a ratio against a baseline
 measured in the same run (the generator called directly on the same prompts; raw `SentenceTransformer.encode`
@@ -21,7 +21,7 @@ from rag.exports import lazy_exports
 
 _PUBLIC = {
     "bench_answer": "answer", "DEFAULT_QUESTIONS": "common", "bench_ingest": "ingest", "bench_search": "search",
-    "bench_cold_start": "coldstart", "bench_reader": "reader",
+    "bench_cold_start": "coldstart", "bench_reader": "reader", "bench_library": "library",
 }
 __all__ = sorted(_PUBLIC)
 __getattr__, __dir__ = lazy_exports(__name__, _PUBLIC)

@@ -30,19 +30,20 @@ def check_cmd(ctx: click.Context, claim: str | None, quote: str | None, question
               eval_path: Path | None, split: str, rules_only: bool) -> None:
     """Say whether CLAIM is supported, with the quotes that decide it.
 
-    Without --quote the library is searched for the best quotes. Exit status: 0 supported, 1 not supported
-    (for one claim); with --json - or --eval, 0 when every line was judged."""
-    from rag.answer.check import check_in_library, check_pair
+    Without --quote the library is searched for the best quotes, and a claim one of them says otherwise about is
+    "contradicted". Exit status: 0 supported, 1 not supported or contradicted (for one claim); with --json - or
+    --eval, 0 when every line was judged."""
+    from rag.answer.check import check_in_library, check_pair, validate_claim
 
     pipeline = pipeline_of(ctx)
     settings = ctx.obj["settings"]
     kw = {"threshold": settings.judge_threshold, "use_model": not rules_only}
 
     def one(item: dict):
+        text = validate_claim(item.get("claim"))
         if item.get("quote"):
-            return check_pair(pipeline.generator, item["claim"], item["quote"], question=item.get("question", ""),
-                              **kw)
-        return check_in_library(pipeline, item["claim"], question=item.get("question", ""), **kw)
+            return check_pair(pipeline.generator, text, item["quote"], question=item.get("question", ""), **kw)
+        return check_in_library(pipeline, text, question=item.get("question", ""), **kw)
 
     if eval_path is not None:
         _eval(eval_path, split, one, as_json)
@@ -63,19 +64,24 @@ def check_cmd(ctx: click.Context, claim: str | None, quote: str | None, question
             click.echo(json.dumps(out, ensure_ascii=False))
             sys.stdout.flush()
         return
-    if not claim.strip():
-        raise click.UsageError("The claim is empty.")
     result = one({"claim": claim, "quote": quote, "question": question})
     if as_json:
         click.echo(json.dumps(result.to_dict(), ensure_ascii=False, indent=2))
     else:
         click.echo(f"{result.verdict.upper()} (score {result.score:.2f}): {result.reason}")
         if result.quote:
-            where = ""
-            if result.source is not None and result.source.doc:
-                where = f"  — {result.source.title} ({result.source.doc}:{result.source.start}-{result.source.end})"
-            click.echo(f"  “{' '.join(result.quote.split())}”{where}")
+            click.echo(f"  “{' '.join(result.quote.split())}”{_where(result.source)}")
     ctx.exit(0 if result.verdict == "supported" else 1)
+
+
+def _where(source) -> str:
+    """"  — Title (Outlet, Oct 2015 (approx.))": where a library quote is from, as people read it."""
+    from rag.dates import display_date
+
+    if source is None or not source.doc:
+        return ""
+    meta = ", ".join(x for x in (source.outlet, display_date(source.published, source.published_approx)) if x)
+    return f"  — {source.title or source.doc}" + (f" ({meta})" if meta else "")
 
 
 def _eval(path: Path, split: str, one, as_json: bool) -> None:

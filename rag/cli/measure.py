@@ -1,4 +1,4 @@
-"""`rag eval` (quality against a question set) and `rag bench answer|ingest|search|coldstart|reader|users|soak`
+"""`rag eval` (quality against a question set) and `rag bench answer|ingest|search|coldstart|library|reader|users|soak`
 (speed, memory, and a server under load)."""
 
 from __future__ import annotations
@@ -304,6 +304,23 @@ def bench_coldstart_cmd(ctx: click.Context, question: str, as_json: bool) -> Non
     from rag.bench import bench_cold_start
 
     _emit(bench_cold_start(ctx.obj["settings"], question), as_json)
+
+
+@bench_group.command("library")
+@click.option("--articles", default=5000, show_default=True, type=click.IntRange(10, 1_000_000),
+              help="Generated articles in the library.")
+@click.option("--repeat", default=5, show_default=True, type=click.IntRange(1, 100), help="Runs of each action.")
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+@friendly
+def bench_library_cmd(articles: int, repeat: int, as_json: bool) -> None:
+    """The Library tab's list over a generated library: listing, a search, a sort, an outlet filter and a removal,
+    each timed through the tab's code with a stub pipeline (no models); the target is under a second each."""
+    from rag.bench import bench_library
+
+    result = bench_library(articles, repeat=repeat)
+    _emit(result, as_json)
+    if not all(ok for _, _, ok in result.targets()):
+        raise SystemExit(1)
 
 
 @bench_group.command("reader")

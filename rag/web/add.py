@@ -33,9 +33,13 @@ class PageResult:
     status: str = ""  # added | updated | unchanged | failed
     error: str = ""
 
+    def failure(self) -> str:
+        """Why it failed, naming the address once ("“not a url” is not a web address: …" names it already)."""
+        return self.error if self.error.startswith("“") else f"{self.url}: {self.error}"
+
     def line(self) -> str:
         if self.status == "failed":
-            return f"✖ {self.url}: {self.error}"
+            return f"✖ {self.failure()}"
         where = ", ".join(x for x in (self.outlet, self.published) if x)
         return f"✔ {self.status}: {self.title}" + (f" ({where})" if where else "") + f"  [{self.doc}]"
 

@@ -46,21 +46,37 @@ def normalize_url(raw: str) -> str:
     if not url:
         raise FetchError("the web address is empty")
     if any(c.isspace() for c in url) or any(ord(c) < 32 for c in url):
-        raise FetchError(f"'{_short(url)}' is not a web address (it has spaces in it)")
+        raise FetchError(f"{not_an_address(url)}: it has spaces in it (one address per line)")
     parts = urlsplit(url)
     if not parts.scheme and not url.startswith("//") and "." in url.split("/", 1)[0]:
         parts = urlsplit("https://" + url)
+    if not parts.scheme or (not parts.netloc and parts.scheme.lower() not in _SCHEMES):
+        raise FetchError(f"{not_an_address(url)}: one looks like https://example.com/news/story")
     if parts.scheme.lower() not in ("http", "https"):
-        shown = parts.scheme or "(none)"
-        raise FetchError(f"only http:// and https:// addresses can be fetched, not {shown}:")
+        raise FetchError(f"only http:// and https:// addresses can be fetched, not {parts.scheme}:")
     if not parts.hostname:
-        raise FetchError(f"'{_short(url)}' has no host name")
+        raise FetchError(f"{not_an_address(url)}: it names no site")
     netloc = parts.netloc.lower() if "@" not in parts.netloc else parts.netloc
     return urlunsplit((parts.scheme.lower(), netloc, parts.path or "/", parts.query, ""))
 
 
 def _short(url: str, n: int = 80) -> str:
     return url if len(url) <= n else url[: n - 1] + "…"
+
+
+_SCHEMES = {"file", "javascript", "data", "ftp", "mailto", "about", "blob", "ws", "wss", "sftp", "ssh", "tel"}
+
+
+def not_an_address(text: str) -> str:
+    """"“not a url” is not a web address": a report that names what was typed needs not name it again."""
+    return f"“{_short(text)}” is not a web address"
+
+
+# Said in words (the setting goes in the detail the page folds away): why a page may not reach this machine.
+PRIVATE_WORDS = ("this address points to this computer or a private network; addresses like that are not fetched, "
+                 "so a web page cannot reach your local services")
+PRIVATE_REDIRECT_WORDS = ("the page redirects to this computer or a private network; addresses like that are not "
+                          "fetched, so a web page cannot reach your local services")
 
 
 def _blocked(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
@@ -70,9 +86,9 @@ def _blocked(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
             or ip.is_unspecified or not ip.is_global)
 
 
-def resolve(host: str, port: int, settings: Settings) -> list[str]:
+def resolve(host: str, port: int, settings: Settings, redirected: bool = False) -> list[str]:
     """The addresses `host` may be reached at: all of them, or none (an error) when one is on this machine or a
-    private network and `RAG_FETCH_PRIVATE` is off."""
+    private network and `RAG_FETCH_PRIVATE` is off (`redirected`: the host is a redirect's, not the one given)."""
     try:
         infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     except (socket.gaierror, UnicodeError) as e:
@@ -83,16 +99,17 @@ def resolve(host: str, port: int, settings: Settings) -> list[str]:
         for address in addresses:
             ip = ipaddress.ip_address(address)
             if _blocked(ip):
-                raise FetchError(f"'{host}' is an address on this machine or its local network ({ip}); such "
-                                 "addresses are not fetched unless RAG_FETCH_PRIVATE=1 is set (a shared chat page "
-                                 "must not reach into your network)")
+                where = f"{host} is {ip}" if host.strip("[]") != str(ip) else str(ip)
+                raise FetchError(with_detail(PRIVATE_REDIRECT_WORDS if redirected else PRIVATE_WORDS,
+                                             f"{where}, on this machine or its local network; "
+                                             "RAG_FETCH_PRIVATE=1 allows such addresses"))
     return addresses
 
 
-def check_host(url: str, settings: Settings) -> None:
+def check_host(url: str, settings: Settings, redirected: bool = False) -> None:
     """Refuse a host that is (or resolves to) an address on this machine or a private network."""
     parts = urlsplit(url)
-    resolve(parts.hostname or "", parts.port or (443 if parts.scheme == "https" else 80), settings)
+    resolve(parts.hostname or "", parts.port or (443 if parts.scheme == "https" else 80), settings, redirected)
 
 
 def _transport(settings: Settings):
@@ -141,7 +158,7 @@ def fetch(url: str, settings: Settings, *, accept: tuple[str, ...] = HTML_TYPES,
     with httpx.Client(follow_redirects=False, timeout=timeout, trust_env=False,
                       transport=_transport(settings)) as client:
         while True:
-            check_host(current, settings)
+            check_host(current, settings, redirected=current != start)
             try:
                 with client.stream("GET", current, headers=headers) as r:
                     if r.is_redirect and r.headers.get("location"):

@@ -45,6 +45,9 @@ STOPWORDS = set(
     "me my i you your we our tell more said says".split()
 )
 _WORD = re.compile(r"[A-Za-z0-9]+")
+_NUMBER = re.compile(r"\d[\d,.]*\d|\d")
+_NEGATION = re.compile(r"\b(not|never|no|didn't|did not)\b", re.I)
+_NUMBERS_AND_NEGATION = {"not", "never", "no"}
 _SENTENCE = re.compile(r"\S.*?(?:[.!?](?=\s|$)|$)", re.S)
 
 
@@ -61,6 +64,9 @@ class FakeDoc:
     published: str
     text: str
     published_approx: bool = False
+    url: str = ""
+    author: str = ""
+    feed: str = ""  # the followed feed it came from
 
 
 def default_corpus(with_xss: bool = True) -> list[FakeDoc]:
@@ -98,6 +104,8 @@ class FakePipeline:
         token_delay_s: float = 0.03,
         warm_up_error: Exception | None = None,
         read_s: float = 0.0,
+        check_s: float = 0.0,
+        stop_lag_s: float = 0.0,
     ) -> None:
         self._docs: dict[str, FakeDoc] = {d.doc: d for d in (docs if docs is not None else default_corpus())}
         self._ready = threading.Event()
@@ -111,6 +119,9 @@ class FakePipeline:
         self.questions: list[tuple[str, list[dict]]] = []
         self.dates: list[DateRange | None] = []  # the date filter each answer was asked with
         self.removed: list[str] = []
+        self.claims: list[str] = []  # the claims checked
+        self.check_s = check_s  # how long checking a claim takes
+        self.stop_lag_s = stop_lag_s  # how long a running answer takes to notice Stop
 
     # ---- lifecycle ----
     def warm_up(self) -> None:
@@ -190,6 +201,8 @@ class FakePipeline:
         if "trigger-crash" in question:
             raise ValueError("internal details that must not reach the page")
         self.questions.append((question, [dict(m) for m in (history or [])]))
+        if stop is not None and self.stop_lag_s:
+            stop = self._lagging(stop)
         query = self._query(question, history)
         yield StreamEvent("query", query)
         self.dates.append(dates)
@@ -208,6 +221,17 @@ class FakePipeline:
             draft += piece
             yield StreamEvent("token", piece)
         yield StreamEvent("answer", final)
+
+    def _lagging(self, stop: Stop) -> Stop:
+        """A reader too busy to notice Stop for `stop_lag_s` (a long prompt read on a loaded machine)."""
+        seen: list[float] = []
+
+        def lagging() -> bool:
+            if not seen and stop():
+                seen.append(time.monotonic())
+            return bool(seen) and time.monotonic() - seen[0] >= self.stop_lag_s
+
+        return lagging
 
     @staticmethod
     def _stopped(final: Answer, draft: str) -> Answer:
@@ -277,8 +301,8 @@ class FakePipeline:
         self._require_ready()
         with self._lock:
             docs = list(self._docs.values())
-        return [DocumentInfo(d.doc, d.title, d.outlet, d.published, len(paragraphs(d.text)), d.published_approx)
-                for d in docs]
+        return [DocumentInfo(d.doc, d.title, d.outlet, d.published, len(paragraphs(d.text)), d.published_approx,
+                             url=d.url, author=d.author, feed=d.feed) for d in docs]
 
     def remove(self, docs: Sequence[str]) -> IngestReport:
         self._require_ready()
@@ -294,3 +318,49 @@ class FakePipeline:
     def document_text(self, doc: str) -> str:
         d = self._docs.get(doc)
         return d.text if d else ""
+
+    # ---- claims ----
+    def check_claim(self, claim: str) -> dict:
+        """Like `rag check --json CLAIM`: the sentence holding most of the claim's words decides. Supported when it
+        holds them all (and the claim's numbers); contradicted when it holds most but another number, or the claim
+        negates what it says; else not supported, with the closest sentence."""
+        from rag.answer.check import CheckResult, QuoteRef, validate_claim
+
+        self._require_ready()
+        text = validate_claim(claim)
+        if "trigger-crash" in text:
+            raise ValueError("internal details that must not reach the page")
+        self.claims.append(text)
+        time.sleep(self.check_s)
+        want = {t for t in terms(text) if not t[0].isdigit()} - _NUMBERS_AND_NEGATION
+        scored = []
+        with self._lock:
+            docs = list(self._docs.values())
+        for d in docs:
+            for ps, pe in paragraphs(d.text):
+                for s, e in sentences(d.text, ps, pe):
+                    held = len(want & terms(d.text[s:e])) / max(1, len(want))
+                    scored.append((held, d, s, e))
+        scored.sort(key=lambda x: (-x[0], x[1].doc, x[2]))
+        rows = []
+        for held, d, s, e in scored[:3]:
+            quote = d.text[s:e]
+            numbers_differ = set(_NUMBER.findall(text)) - set(_NUMBER.findall(quote))
+            negation_differs = bool(_NEGATION.search(text)) and not _NEGATION.search(quote)
+            if held >= 0.99 and not numbers_differ and not negation_differs:
+                verdict, reason = "supported", "the quote holds every word of the claim"
+            elif held >= 0.6 and ((numbers_differ and _NUMBER.search(quote)) or negation_differs):
+                verdict, reason = "contradicted", ("numbers not in the quote" if numbers_differ
+                                                   else "negation differs from the quote")
+            else:
+                verdict, reason = "not supported", "no sentence holds the claim"
+            rows.append((verdict, round(held, 4), reason,
+                         QuoteRef(quote, d.doc, d.title, s, e, d.outlet, d.published, d.published_approx)))
+        if not rows:
+            return CheckResult(text, "not supported", 0.0, "", "the library has nothing about it").to_dict()
+        rank = {"supported": 2, "contradicted": 1}
+        rows.sort(key=lambda r: -rank.get(r[0], 0))
+        verdict, score, reason, ref = rows[0]
+        result = CheckResult(text, verdict, score, ref.quote, reason, "", ref,
+                             [{**r.to_dict(), "verdict": v, "score": sc, "reason": why} for v, sc, why, r in rows])
+        return result.to_dict()

@@ -31,7 +31,7 @@ def test_example_question_shows_cited_answer(page, serve, settings) -> None:
     quote = srv.pipeline.answer("Why did Putin enter Syria?").citations[0].quote
     card = page.locator("#src-1-1")
     assert card.locator("mark").inner_text() == quote
-    assert "The Global Ledger · 2015-10-02" in card.inner_text()
+    assert "The Global Ledger · 2 Oct 2015" in card.inner_text()
     assert "Western governments said" in card.inner_text()  # the rest of the paragraph, unmarked
     assert not page.locator("#turn-1 .rag-scores table").is_visible()  # file names and scores are folded away
     page.locator("#turn-1 summary", has_text="Details").click()
@@ -83,7 +83,7 @@ def test_document_markup_never_runs(page, serve, settings) -> None:
     page.locator("#rag-question textarea").press("Enter")
     page.locator("#rag-sources mark").first.wait_for()
     page.get_by_role("tab", name="Library").click()
-    expect(page.locator("#rag-docs")).to_contain_text(timeout=TIMEOUT_MS, expected="xss-test.html")
+    expect(page.locator("#rag-docs")).to_contain_text(timeout=TIMEOUT_MS, expected="Browser <img")
     page.wait_for_timeout(500)
     assert page.evaluate("typeof window.__xss") == "undefined"
     sources = page.locator("#rag-sources").inner_text()
@@ -100,9 +100,13 @@ def test_upload_in_the_browser(page, serve, settings, tmp_path) -> None:
     article, junk = tmp_path / "orchard.md", tmp_path / "tool.exe"
     article.write_text("# Orchard wins prize\n\nThe village orchard won a national prize for its rare apple trees.")
     junk.write_bytes(b"MZ")
+    # what the hidden status line says to screen readers, as each frame shows it
+    page.add_init_script("""window.__ragSaid = []; (function look() {
+      document.querySelectorAll('.sr-only[role=status]').forEach(e => window.__ragSaid.push(e.textContent.trim()));
+      requestAnimationFrame(look); })();""")
     page.goto(srv.url)
     page.get_by_role("tab", name="Library").click()
-    expect(page.locator("#rag-docs")).to_contain_text(timeout=TIMEOUT_MS, expected="putin-syria.md")
+    expect(page.locator("#rag-docs")).to_contain_text(timeout=TIMEOUT_MS, expected="Why Russia went into Syria")
     page.locator("#rag-upload input[type=file]").set_input_files([str(article), str(junk)])
     page.get_by_text("orchard.md").first.wait_for()
     page.get_by_role("button", name="Add to library").click()
@@ -116,3 +120,6 @@ def test_upload_in_the_browser(page, serve, settings, tmp_path) -> None:
     assert page.locator("footer").count() == 0 or not page.locator("footer").first.is_visible()
     assert page.get_by_text("Runs").count() == 0
     assert page.evaluate("Object.keys(localStorage).filter(k => k.startsWith('gradio:run-history'))") == []
+    # the upload's end is said in words ("Done"; Gradio's own text was its message key, "common.complete")
+    page.wait_for_function("window.__ragSaid.includes('Done')", timeout=10_000)
+    assert not [said for said in page.evaluate("window.__ragSaid") if said.startswith("common.")]

@@ -30,11 +30,12 @@ def test_library_summary_says_what_the_articles_are_about() -> None:
                 approx=True),
            _doc("b.md", "Putin Now Needs a Plan B on Iran", "The Moscow Times (first published by Bloomberg)",
                 "2020-01-06")]
-    assert library_summary(two) == ("2 articles: “Why Putin Went Into Syria” (TIME, Oct 2015 (approx.)) · "
-                                    "“Putin Now Needs a Plan B on Iran” (The Moscow Times, Jan 2020)")
+    # each article's date as the list and the source cards show it, and no brackets inside brackets
+    assert library_summary(two) == ("2 articles: “Why Putin Went Into Syria” (TIME, about Oct 2015) · "
+                                    "“Putin Now Needs a Plan B on Iran” (The Moscow Times, 6 Jan 2020)")
     many = [_doc(f"{i}.md", f"Drought {'hits' if i % 2 else 'spares'} Valencia farms, report {i}", f"Outlet {i % 2}",
                  f"20{10 + i}-0{1 + i}-01", approx=i == 4) for i in range(5)]
-    assert library_summary(many) == ("5 articles from 2 outlets, Jan 2010 – May 2014 (approx.), "
+    assert library_summary(many) == ("5 articles from 2 outlets, Jan 2010 – about May 2014, "
                                      "mostly about Drought and Valencia")
     assert "mostly about" not in library_summary([_doc(f"{i}.md", t) for i, t in enumerate("ABCD")])
 
@@ -107,7 +108,7 @@ def test_copy_markdown_lists_each_quote_with_its_source() -> None:
         {"n": 1, "doc": "t.md", "title": "Why Putin Went Into Syria", "outlet": "TIME", "published": "2015-10-14",
          "published_approx": True, "quote": "Putin was trying to end\nRussia's isolation."}]}
     assert answer_markdown(turn) == ("Putin wanted out of isolation. [1]\n\n"
-                                     "[1] *Why Putin Went Into Syria*, TIME, Oct 2015 (approx.)\n"
+                                     "[1] *Why Putin Went Into Syria*, TIME, about Oct 2015\n"
                                      "> Putin was trying to end Russia's isolation.\n")
 
 

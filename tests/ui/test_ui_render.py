@@ -75,7 +75,7 @@ def test_sources_panel_marks_quote_inside_paragraph() -> None:
     assert f'id="src-1-{c.n}"' in html
     assert f"<mark>{render.escape(c.quote)}</mark>" in html
     assert render.escape("Western governments said most of the first strikes") in html  # rest of paragraph
-    assert "The Global Ledger · 2015-10-02" in html and "Why Russia went into Syria" in html
+    assert "The Global Ledger · 2 Oct 2015" in html and "Why Russia went into Syria" in html
     assert "Retrieval scores (3 passages)" in html and "<td>0.016</td>" in html
 
 
@@ -192,7 +192,7 @@ def test_a_web_source_card_links_to_its_page_and_names_the_other_outlets() -> No
                                 also_published_by=["Riverside Courier", "Daily <Wire>"])
     html = render.sources_panel([turn])
     assert 'href="https://news.example/a?b=1&amp;c=2" target="_blank" rel="noopener noreferrer"' in html
-    assert "The Global Ledger · by Jane Doe · 2015-10-02" in html
+    assert "The Global Ledger · by Jane Doe · 2 Oct 2015" in html
     assert "Also published by: Riverside Courier, Daily &lt;Wire&gt;" in html
     assert "<https://news.example/a?b=1&c=2>" in render.answer_markdown(turn)
     turn["citations"][0]["url"] = "javascript:alert(1)"  # only the web's own addresses become links

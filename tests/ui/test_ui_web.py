@@ -47,7 +47,7 @@ def test_an_article_added_by_web_address_is_cited_with_outlet_date_and_link(page
         page.get_by_role("button", name="Add from the web").click()
         report = page.locator("#rag-web-report")
         expect(report).to_contain_text("added: Valley to get a second reservoir", timeout=TIMEOUT_MS)
-        expect(report).to_contain_text("Kestrel Valley Courier, 2024-06-11")
+        expect(report).to_contain_text("Kestrel Valley Courier, 11 Jun 2024")
         expect(page.locator("#rag-docs")).to_contain_text("Valley to get a second reservoir")
         expect(page.locator("#rag-url textarea")).to_have_value("")  # nothing failed, nothing left to retry
 
@@ -55,13 +55,16 @@ def test_an_article_added_by_web_address_is_cited_with_outlet_date_and_link(page
         page.get_by_role("button", name="Add from the web").click()
         expect(report).to_contain_text("only http:// and https://")
         expect(page.locator("#rag-url textarea")).to_have_value("file:///etc/passwd")  # kept, to correct it
+        page.locator("#rag-url textarea").fill("not a url")  # one line, one address: one error that names it once
+        page.get_by_role("button", name="Add from the web").click()
+        expect(report).to_have_text("✖ “not a url” is not a web address: it has spaces in it (one address per line)")
 
         page.get_by_role("tab", name="Ask").click()
         ask(page, "Where will the second reservoir be built?")
         card = page.locator("#rag-sources .rag-card").first
         card.wait_for()
         expect(card).to_contain_text("Kestrel Valley Courier")
-        expect(card).to_contain_text("2024-06-11")
+        expect(card).to_contain_text("11 Jun 2024")
         expect(card).to_contain_text("by Priya Natarajan")
         link = card.locator("a.rag-link")
         expect(link).to_have_attribute("href", url)  # the page itself, without the tracking parameters
