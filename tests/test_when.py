@@ -173,3 +173,11 @@ def test_cli_since_until(tmp_path, monkeypatch, hash_embedder):
     assert {c["doc"] for c in json.loads(r.output)["citations"]} <= {"march.md"}
     r = run("ask", "How many workers?", "--since", "someday")
     assert r.exit_code != 0 and "'someday' is not a date" in r.output
+
+
+def test_a_time_without_reports_of_its_own_reads_the_reports_of_the_month_after(tmp_path, hash_embedder):
+    p = dated_pipeline(tmp_path, hash_embedder)
+    a = p.answer("How many workers were on strike at Brannock Yard in April 2026?")  # reported in May
+    assert not a.refused and {c.doc for c in a.citations} <= {"may.md", "may2.md"}
+    # news of January would be out by early March: the 10 March report is not read for it
+    assert p.answer("How many workers were on strike at Brannock Yard in January 2026?").refused

@@ -30,7 +30,7 @@ from rag.answer.dated import Dating
 from rag.answer.explain import Explaining
 from rag.answer.parts import Part, part_messages
 from rag.answer.shape import COMPARE, question_shape
-from rag.answer.when import AS_OF, LATEST, TIMELINE, intersect
+from rag.answer.when import AS_OF, LATEST, TIMELINE, intersect, reported_after
 from rag.answer.verify import check_sentence
 from rag.cpu import ANSWERS
 from rag.errors import EmptyQuestionError
@@ -138,6 +138,9 @@ class Answerer(Explaining, Dating):
             query = focus.query
             if shape.kind != COMPARE:  # a comparison reads each side's own reports
                 window, moment = self._moment(ctx, query, dates)
+                if window is None and focus.dates.until and focus.dates.since:
+                    # "in Sept 2015": what happened then is often reported after it (a month later at most)
+                    window, moment = self._moment(ctx, query, reported_after(dates))
                 dates = window or dates
         passages = ctx.retriever.search(query, self.settings.top_k, dates=dates)
         outlets = len({ctx.documents[d].outlet for d in moment if d in ctx.documents})

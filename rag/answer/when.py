@@ -20,6 +20,7 @@ from rag.text import COMMON_CAPITALISED, names_in
 
 LATEST, AS_OF, TIMELINE = "latest", "asof", "timeline"
 SAME_TIME_DAYS = 7  # reports this close to the newest one are "about the same date": their figures are compared
+REPORTED_WITHIN_DAYS = 31  # a time asked about with no report of its own: the reports of the month after it
 STORY_DENSE_MARGIN = 0.12  # without a name in the question, a story's articles match about as well as the best
 
 _LATEST = re.compile(r"\b(now|right now|currently|current|latest|still|so far|to date|at present|presently|today|"
@@ -171,6 +172,13 @@ def intersect(a: DateRange, b: DateRange) -> DateRange:
     if since and until and until < since:
         return DateRange(since, _day_before(since))  # an empty range that stays active
     return DateRange(since, until)
+
+
+def reported_after(dates: DateRange, days: int = REPORTED_WITHIN_DAYS) -> DateRange:
+    """The range with the reports published up to `days` after its end: news of a time comes out after it."""
+    if not dates.until:
+        return dates
+    return DateRange(dates.since, (dt.date.fromisoformat(dates.until) + dt.timedelta(days=days)).isoformat())
 
 
 def _day_before(iso: str) -> str:

@@ -33,10 +33,14 @@ def test_example_question_shows_cited_answer(page, serve, settings) -> None:
     assert card.locator("mark").inner_text() == quote
     assert "The Global Ledger · 2 Oct 2015" in card.inner_text()
     assert "Western governments said" in card.inner_text()  # the rest of the paragraph, unmarked
-    assert not page.locator("#turn-1 .rag-scores table").is_visible()  # file names and scores are folded away
+    assert not page.locator("#turn-1 .rag-scores table").is_visible()  # the passages' scores are folded away
     page.locator("#turn-1 summary", has_text="Details").click()
     assert page.locator("#turn-1 .rag-scores table tr").count() == 4  # header + 3 passages
-    assert "putin-syria.md" in page.locator("#turn-1 .rag-scores").inner_text()
+    details = page.locator("#turn-1 .rag-scores").inner_text()
+    assert "Why Russia went into Syria" in details and "The Global Ledger · 2 Oct 2015" in details
+    assert ".md" not in page.locator("#rag-sources").inner_text()  # internal file names only as data attributes
+    assert page.locator('#turn-1 .rag-scores tr[data-doc="putin-syria.md"]').count() >= 1
+    assert card.get_attribute("data-doc") == "putin-syria.md"
     examples = page.locator(".rag-examples button")
     assert "Why did Russia go into Syria?" in examples.all_inner_texts()  # drawn from the library's headlines
 

@@ -197,3 +197,32 @@ def test_a_web_source_card_links_to_its_page_and_names_the_other_outlets() -> No
     assert "<https://news.example/a?b=1&c=2>" in render.answer_markdown(turn)
     turn["citations"][0]["url"] = "javascript:alert(1)"  # only the web's own addresses become links
     assert "javascript:" not in render.sources_panel([turn])
+
+
+def test_an_untitled_article_is_named_by_its_words_never_its_file_name() -> None:
+    """A file with no headline (the loader titles it after its file name) and a title-less web page: the cards, the
+    Details table, the copied Markdown and the claim check name them by their first words or web address; the file
+    name is only a data attribute."""
+    from fake_pipeline import FakeDoc
+
+    from ui.check import result_html
+
+    hashed, web = "000_27674378f27b9ee8.md", "web/5f2c9a1b7d3e4f60.md"
+    docs = [FakeDoc(hashed, "000 27674378f27b9ee8", "", "2015-10-20",
+                    "Putin entered Syria with air strikes on Tuesday, residents of Aleppo said."),
+            FakeDoc(web, "", "", "", "Syria talks: Putin entered Syria again.", url="https://www.news.example/a/b/")]
+    pipe = FakePipeline(docs, token_delay_s=0)
+    ans = _answer(pipe, "Why did Putin enter Syria?")
+    turn = finish_turn(1, ans.question, ans, pipe)
+    turn["citations"][-1]["url"] = "https://www.news.example/a/b/"  # the fake pipeline's citations carry no address
+    turn["citations"][-1]["opening"] = ""
+    html = render.sources_panel([turn])
+    shown = re.sub(r"<[^>]+>", " ", html)  # the visible text, without the markup's attributes
+    assert "Putin entered Syria with air strikes on Tuesday, residents of Aleppo said." in shown
+    assert "news.example/a/b" in shown and "Details" in shown
+    assert "27674378" not in shown and "5f2c9a1b" not in shown and ".md" not in shown
+    assert f'data-doc="{hashed}"' in html and f'data-doc="{web}"' in html
+    copied = render.answer_markdown(turn)
+    assert "27674378" not in copied and "*Putin entered Syria with air strikes" in copied
+    checked = result_html(pipe.check_claim("Putin entered Syria with air strikes on Tuesday."), pipe.document_text)
+    assert "27674378" not in re.sub(r"<[^>]+>", " ", checked) and "residents of Aleppo" in checked
