@@ -46,8 +46,8 @@ CSS = """
 #rag-sources .rag-meta { color: var(--body-text-color-subdued); font-size: .8rem; margin: .1rem 0 .4rem 0; }
 #rag-sources .rag-also { color: var(--body-text-color-subdued); font-size: .8rem; margin: -.3rem 0 .4rem 0; }
 #rag-sources .rag-link { color: inherit; text-decoration: underline; text-decoration-thickness: 1px; }
-#rag-sources .rag-doc { font-family: var(--font-mono); font-size: .75rem; color: var(--body-text-color-subdued); }
-#rag-sources .rag-para { margin: 0; padding: 0 0 0 .7rem; border-left: 3px solid var(--border-color-primary);
+#rag-sources .rag-doc-meta { display: block; color: var(--body-text-color-subdued); font-size: .72rem; }
+#rag-sources .rag-para { margin: 0 !important; padding: 0 0 0 .7rem; border-left: 3px solid var(--border-color-primary);
   white-space: pre-line; line-height: 1.5; font-style: normal; font-weight: 400; quotes: none; }
 #rag-sources .rag-para::before, #rag-sources .rag-para::after { content: none; }
 #rag-sources .rag-para mark { background: #fde68a; color: #1f2937; padding: 0 .1em; border-radius: 2px; }
@@ -96,6 +96,10 @@ CSS = """
 .rag-listbox .rag-doc { font-family: var(--font-mono); font-size: .72rem; color: var(--body-text-color-subdued); }
 /* the library's list (ui.library_table): a count and pager that stay on top, rows with their own buttons */
 .rag-libbar { align-items: flex-end; flex-wrap: wrap; }
+/* a field with its buttons (claim, web address, feed): the buttons level with the field's box, on one line each */
+.rag-checkbar, .rag-webbar, .rag-feedbar { align-items: flex-end !important; }
+.rag-checkbar > button, .rag-webbar > button, .rag-feedbar > button { white-space: nowrap;
+  margin-bottom: var(--block-padding, 10px) !important; }
 #rag-lib-refresh { align-self: center; }
 #rag-docs .rag-listhead { position: sticky; top: 0; z-index: 1; display: flex; flex-wrap: wrap; align-items: center;
   justify-content: space-between; gap: .4rem; padding: .35rem .2rem; background: var(--background-fill-primary);
@@ -108,7 +112,7 @@ CSS = """
 #rag-docs .rag-row-acts { display: flex; align-items: center; gap: .35rem; flex: none; }
 #rag-docs .rag-act { font-size: .8rem; padding: .2rem .65rem; border: 1px solid var(--border-color-primary);
   border-radius: 6px; background: var(--background-fill-primary); color: var(--body-text-color); cursor: pointer;
-  line-height: 1.4; white-space: nowrap; }
+  line-height: 1.4; white-space: nowrap; margin: 0; }
 #rag-docs .rag-act:hover, #rag-docs .rag-act:focus-visible { border-color: var(--color-accent);
   color: var(--color-accent); }
 #rag-docs .rag-act-remove:hover, #rag-docs .rag-act-remove:focus-visible { border-color: #dc2626; color: #b91c1c; }
@@ -140,6 +144,9 @@ CSS = """
   #rag-about .rag-about { font-size: .82rem; }
   #rag-docs .rag-doclist li.rag-row { flex-wrap: wrap; }
   #rag-docs .rag-row-acts { width: 100%; justify-content: flex-end; }
+  .rag-checkbar > *, .rag-webbar > * { flex: 1 1 100% !important; }  /* the field full width, its button below */
+  .rag-feedbar > .form { flex: 1 1 100% !important; }
+  .rag-feedbar > button { flex: 1 1 auto !important; min-width: 0 !important; }
   .rag-header h1 { font-size: 1.35rem; }
   .rag-header p { font-size: .85rem; }
 }
@@ -211,7 +218,7 @@ JS = """
   var watched = new WeakSet();
   var sizes = typeof ResizeObserver === 'function' ? new ResizeObserver(fitChat) : null;
   setInterval(function () {  // Gradio renders (and re-renders) these after load
-    ['.rag-examples', '.rag-askbar', '.rag-topbar', '.rag-header'].forEach(function (sel) {
+    ['.rag-examples', '.rag-askbar', '.rag-topbar', '.rag-header', '#rag-dates', '#rag-range'].forEach(function (sel) {
       var el = document.querySelector(sel);
       if (el && sizes && !watched.has(el)) { watched.add(el); sizes.observe(el); }
     });

@@ -79,7 +79,8 @@ def finish_turn(n: int, question: str, answer: Answer, pipeline: PipelineAPI) ->
         "notice": d["notice"],
         "citations": render.with_context(d["citations"], pipeline.document_text),
         # the page shows ranks and scores only; passage text stays out of the browser's storage
-        "passages": [{k: v for k, v in p.items() if k != "text"} for p in d["passages"]],
+        "passages": render.with_openings([{k: v for k, v in p.items() if k != "text"} for p in d["passages"]],
+                                         pipeline.document_text),
         "error": "",
     }
 

@@ -52,9 +52,14 @@ CSS = """
 #rag-check-result .rag-card-head { display: flex; gap: .4rem; align-items: baseline; flex-wrap: wrap; }
 #rag-check-result .rag-title { font-weight: 700; }
 #rag-check-result .rag-role { font-size: .75rem; color: var(--body-text-color-subdued); margin-left: auto; }
+@media (max-width: 700px) {  /* too narrow to sit beside the headline: a small line above it */
+  #rag-check-result .rag-role { order: -1; flex-basis: 100%; margin-left: 0; text-transform: uppercase;
+    letter-spacing: .04em; font-size: .68rem; }
+}
 #rag-check-result .rag-meta, #rag-check-result .rag-also { color: var(--body-text-color-subdued); font-size: .8rem;
   margin: .1rem 0 .4rem 0; }
-#rag-check-result .rag-para { margin: 0; padding: 0 0 0 .7rem; border-left: 3px solid var(--border-color-primary);
+#rag-check-result .rag-para { margin: 0 !important; padding: 0 0 0 .7rem;
+  border-left: 3px solid var(--border-color-primary);
   white-space: pre-line; line-height: 1.5; font-style: normal; quotes: none; }
 #rag-check-result .rag-para::before, #rag-check-result .rag-para::after { content: none; }
 #rag-check-result .rag-para mark { background: #fde68a; color: #1f2937; padding: 0 .1em; border-radius: 2px; }

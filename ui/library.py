@@ -61,7 +61,7 @@ def _subjects(docs: Sequence[DocumentInfo], n: int = 3) -> list[str]:
     return [w for w in sorted(seen, key=lambda w: (-seen[w], first[w]))[:n] if seen[w] >= 2]
 
 
-def library_summary(docs: Sequence[DocumentInfo]) -> str:
+def library_summary(docs: Sequence[DocumentInfo], text_of: Callable[[str], str] | None = None) -> str:
     """What the library covers: a few articles by headline, outlet and date (as the list and the source cards show
     it: "TIME, about Oct 2015"); more by count, outlets, date range (by month) and the names their headlines share."""
     if not docs:
@@ -72,7 +72,7 @@ def library_summary(docs: Sequence[DocumentInfo]) -> str:
         for d in docs:
             where = ", ".join(x for x in (re.sub(r"\s*\(.*\)$", "", d.outlet or ""),
                                           display_date(d.published, d.published_approx)) if x)
-            items.append(f"“{_short_title(display_title(d))}”" + (f" ({where})" if where else ""))
+            items.append(f"“{_short_title(display_title(d, text_of))}”" + (f" ({where})" if where else ""))
         return f"{len(docs)} {noun}: " + " · ".join(items)
     dated = sorted((d for d in docs if d.published), key=lambda d: d.published)
     outlets = {d.outlet for d in docs if d.outlet}
@@ -153,11 +153,11 @@ def _reason_html(reason: str) -> str:
 
 
 def report_html(report: IngestReport | None, rejected: Sequence[tuple[str, str]],
-                docs: dict[str, DocumentInfo]) -> str:
+                docs: dict[str, DocumentInfo], text_of: Callable[[str], str] | None = None) -> str:
     """"Added 1 article: Title (12 passages). Skipped 1: report.pdf: corrupt PDF." with clear marks."""
     def named(ids: Sequence[str]) -> str:
         return "; ".join(
-            f"{display_title(d)} ({_plural(d.chunks, 'passage')})" if (d := docs.get(i)) else Path(i).name
+            f"{display_title(d, text_of)} ({_plural(d.chunks, 'passage')})" if (d := docs.get(i)) else Path(i).name
             for i in ids
         )
 
@@ -235,7 +235,7 @@ class Library:
                   q.feed if q.feed in {v for _, v in feeds} else "", q.page)
         html, shown = self._list(docs, q) if ready else (LOADING_HTML, q.page)
         examples = example_questions(docs, self.pipeline.document_text) if ready else []
-        about = library_summary(docs) if ready else "Loading the library…"
+        about = library_summary(docs, self.pipeline.document_text) if ready else "Loading the library…"
         buttons = [gr.Button(value=x, visible=True) for x in examples]
         buttons += [gr.Button(visible=False)] * (N_EXAMPLES - len(examples))
         return (html, gr.Dropdown(choices=outlets, value=q.outlet),
@@ -270,7 +270,7 @@ class Library:
         if rejected:
             gr.Warning(f"{_plural(len(rejected), 'file')} could not be added; see the report.")
         docs = {d.doc: d for d in self.documents()}
-        return report_html(report, rejected, docs), None
+        return report_html(report, rejected, docs, self.pipeline.document_text), None
 
     def _ingest(self, intake: Intake, progress: gr.Progress) -> tuple[IngestReport | None, list[tuple[str, str]]]:
         def step(done: int, total: int, label: str) -> None:

@@ -10,11 +10,12 @@ import unicodedata
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from urllib.parse import urlsplit
 
 from rag.dates import display_date
 from rag.schema import DocumentInfo
+from ui import titles as naming
 from ui.render import esc
+from ui.titles import site
 
 PAGE_SIZE = 50
 SORTS = [("Newest first", "new"), ("Oldest first", "old"), ("Title A–Z", "title"), ("Outlet A–Z", "outlet")]
@@ -23,7 +24,6 @@ ALL = ""  # a filter that keeps everything
 NONE = "__none__"  # the outlet filter's "no outlet given", the feed filter's "not from a feed"
 ANY_FEED = "__any__"  # the feed filter's "from any followed feed"
 LOADING_HTML = '<p class="rag-placeholder">Loading the library…</p>'
-_HEXISH = re.compile(r"\b(?=[0-9a-f]*\d)[0-9a-f]{8,}\b", re.I)  # 27674378f27b9ee8: a hash, not a word
 
 
 @dataclass(frozen=True)
@@ -52,41 +52,22 @@ class Query:
 
 
 # ---------- titles, sites, words ----------
-def site(url: str) -> str:
-    """"www.example-news.com" -> "example-news.com"; "" when there is no web address."""
-    host = (urlsplit(url).hostname or "") if url else ""
-    return host[4:] if host.startswith("www.") else host
-
-
-def _first_words(text: str, n: int = 12) -> str:
-    body = re.sub(r"^\s*#.*\n", "", text or "").strip()
-    words = body.split()
-    return " ".join(words[:n]) + ("…" if len(words) > n else "") if words else ""
-
-
 def named_after_its_file(d: DocumentInfo) -> bool:
-    """A title that is only the file's name made readable ("000 27674378f27b9ee8"): the loader's last resort for a
-    file with no headline, and an internal name nobody should read as a title."""
-    stem = re.sub(r"[\s_.-]+", " ", d.doc.rsplit("/", 1)[-1].rsplit(".", 1)[0]).strip().casefold()
-    title = re.sub(r"[\s_.-]+", " ", d.title or "").strip().casefold()
-    return bool(title) and title == stem and bool(_HEXISH.search(title))
+    """A title that is only the file's name made readable ("000 27674378f27b9ee8"): see `ui.titles`."""
+    return naming.named_after_its_file(d.doc, d.title)
 
 
 def display_title(d: DocumentInfo, text_of: Callable[[str], str] | None = None) -> str:
     """The headline; without one, the first words of the article, then its web address: never its internal id."""
-    if d.title and not named_after_its_file(d):
+    if naming.real_title(d.doc, d.title):
         return d.title
+    words = ""
     if text_of is not None:
         try:
-            words = _first_words(text_of(d.doc))
+            words = naming.first_words(text_of(d.doc))
         except Exception:  # noqa: BLE001 - no text just means the next fallback
             words = ""
-        if words:
-            return words
-    if d.url:
-        p = urlsplit(d.url)
-        return (site(d.url) + p.path.rstrip("/")) or d.url
-    return "Untitled article"
+    return naming.readable_title(d.doc, d.title, d.url, words)
 
 
 def _fold(text: str) -> str:

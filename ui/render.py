@@ -15,7 +15,7 @@ from typing import Any
 
 from rag.dates import display_date
 from rag.schema import DateRange
-from ui import cards
+from ui import cards, titles
 from ui.waiting import clock
 
 CONTEXT_CHARS = 420  # at most this much paragraph text is shown on each side of a quote
@@ -102,7 +102,7 @@ def waiting_message(position: int, others: int = 0, elapsed: float | None = None
 
 
 def date_text(item: dict) -> str:
-    """"2015-10-14", or "Oct 2015 (approx.)" when the date is only known roughly."""
+    """"14 Oct 2015", or "about Oct 2015" when the date is only known roughly."""
     return display_date(str(item.get("published") or ""), bool(item.get("published_approx")))
 
 
@@ -137,7 +137,7 @@ def answer_markdown(turn: Turn) -> str:
     quote (`> ...`), so quotes never nest inside quotation marks."""
     lines = [str(turn.get("answer", "")).strip()]
     for c in turn.get("citations") or []:
-        where = ", ".join(x for x in (f"*{c.get('title') or c.get('doc')}*", str(c.get("outlet") or ""),
+        where = ", ".join(x for x in (f"*{name(c)}*", str(c.get("outlet") or ""),
                                       date_text(c)) if x)
         quote = " ".join(str(c.get("quote", "")).split())
         url = web_url(c)
@@ -182,23 +182,45 @@ def paragraph_of(text: str, start: int, end: int) -> tuple[int, int]:
     return (0 if ps < 0 else ps + 2), (len(text) if pe < 0 else pe)
 
 
-def with_context(citations: Sequence[dict], document_text: Callable[[str], str]) -> list[dict]:
-    """Copy citations adding `before`/`after` paragraph text, fetched once per document, and where the quote and
-    its paragraph are (`at`, `para`: for one card per paragraph, `ui.cards`)."""
+def _texts(document_text: Callable[[str], str]) -> Callable[[str], str]:
+    """`document_text`, fetched once per document; "" for one that is gone."""
     texts: dict[str, str] = {}
-    out = []
-    for c in citations:
-        doc = str(c.get("doc", ""))
+
+    def text(doc: str) -> str:
         if doc not in texts:
             try:
                 texts[doc] = document_text(doc) or ""
             except Exception:  # noqa: BLE001 - a missing document only loses the context, not the answer
                 texts[doc] = ""
+        return texts[doc]
+
+    return text
+
+
+def _opening(item: dict, text: Callable[[str], str]) -> dict:
+    """An article without a headline gets `opening`, its first words, to be named by (`name`)."""
+    doc = str(item.get("doc", ""))
+    return {} if titles.real_title(doc, str(item.get("title") or "")) else {"opening": titles.first_words(text(doc))}
+
+
+def with_openings(items: Sequence[dict], document_text: Callable[[str], str]) -> list[dict]:
+    """Copies of passages (or citations) with `opening` added where the article has no headline."""
+    text = _texts(document_text)
+    return [{**p, **_opening(p, text)} for p in items]
+
+
+def with_context(citations: Sequence[dict], document_text: Callable[[str], str]) -> list[dict]:
+    """Copy citations adding `before`/`after` paragraph text, fetched once per document, where the quote and
+    its paragraph are (`at`, `para`: for one card per paragraph, `ui.cards`), and `opening` for an untitled one."""
+    text = _texts(document_text)
+    out = []
+    for c in citations:
+        full = text(str(c.get("doc", "")))
         start, end = int(c.get("start") or 0), int(c.get("end") or 0)
-        before, quote, after = quote_context(texts[doc], start, end, str(c["quote"]))
-        span = locate(texts[doc], start, end, quote)
-        place = {"at": span[0], "para": list(paragraph_of(texts[doc], *span))} if span else {}
-        out.append({**c, "quote": quote, "before": before, "after": after, **place})
+        before, quote, after = quote_context(full, start, end, str(c["quote"]))
+        span = locate(full, start, end, quote)
+        place = {"at": span[0], "para": list(paragraph_of(full, *span))} if span else {}
+        out.append({**c, "quote": quote, "before": before, "after": after, **place, **_opening(c, text)})
     return out
 
 
@@ -206,24 +228,21 @@ def _fmt(x: object) -> str:
     return "–" if x is None else f"{float(x):.3f}"  # type: ignore[arg-type]
 
 
-def _details(passages: Sequence[dict], citations: Sequence[dict]) -> str:
-    """File names and retrieval scores: useful when checking the system, noise for everyone else."""
-    files = sorted({str(c.get("doc", "")) for c in citations} | {str(p.get("doc", "")) for p in passages} - {""})
+def _details(passages: Sequence[dict]) -> str:
+    """The passages the reader was given, by article (headline, outlet, date; the internal id only as `data-doc`),
+    with their retrieval scores: useful when checking the system, noise for everyone else."""
     rows = "".join(
-        f"<tr><td>{int(p.get('rank', i + 1))}</td><td class='rag-doc'>{esc(p.get('doc'))}</td>"
+        f'<tr data-doc="{escape(str(p.get("doc", "")), quote=True)}"><td>{int(p.get("rank", i + 1))}</td>'
+        f'<td class="rag-doc">{esc(name(p))}<span class="rag-doc-meta">'
+        f'{esc(" · ".join(x for x in (str(p.get("outlet") or ""), date_text(p)) if x))}</span></td>'
         f"<td>{_fmt(p.get('score'))}</td><td>{_fmt(p.get('dense'))}</td><td>{_fmt(p.get('keyword'))}</td></tr>"
         for i, p in enumerate(passages)
     )
-    table = (
-        f"<p>Retrieval scores ({len(passages)} passages):</p>"
-        '<table><thead><tr><th>Rank</th><th>Document</th><th>Fused</th><th>Dense</th><th>Keyword</th></tr></thead>'
-        f"<tbody>{rows}</tbody></table>" if passages else ""
-    )
-    names = "".join(f'<li class="rag-doc">{esc(f)}</li>' for f in files)
     return (
-        '<details class="rag-scores"><summary>Details</summary>'
-        f'{"<p>Files:</p><ul>" + names + "</ul>" if names else ""}{table}</details>'
-        if files or passages else ""
+        f'<details class="rag-scores"><summary>Details: the {len(passages)} passage{"s" if len(passages) != 1 else ""} '
+        'read and their search scores</summary>'
+        f"<table><thead><tr><th>Rank</th><th>Article</th><th>Fused</th><th>Dense</th><th>Keyword</th></tr></thead>"
+        f"<tbody>{rows}</tbody></table></details>" if passages else ""
     )
 
 
@@ -233,9 +252,16 @@ def web_url(c: dict) -> str:
     return url if url.startswith(("https://", "http://")) else ""
 
 
+def name(item: dict) -> str:
+    """What a citation or passage is called: its headline, else its first words (`opening`), its web address, or
+    "Untitled article"; never the internal file name."""
+    return titles.readable_title(str(item.get("doc", "")), str(item.get("title") or ""), str(item.get("url") or ""),
+                                 str(item.get("opening") or ""))
+
+
 def source_title(c: dict) -> str:
     """The article's headline, linked to its page when it came from the web."""
-    title = esc(c.get("title") or c.get("doc"))
+    title = esc(name(c))
     url = web_url(c)
     if url:
         title = (f'<a class="rag-link" href="{escape(url, quote=True)}" target="_blank" rel="noopener noreferrer" '
@@ -263,7 +289,7 @@ def _card(turn: int, group: Sequence[dict]) -> str:
     c, first = group[0], int(group[0]["n"])
     markers = "".join(f'<span class="rag-n">[{int(x["n"])}]</span>' for x in group)
     return (
-        f'<div class="rag-card" id="{anchor_id(turn, first)}">'
+        f'<div class="rag-card" id="{anchor_id(turn, first)}" data-doc="{escape(str(c.get("doc", "")), quote=True)}">'
         f'<div class="rag-card-head">{markers}{source_title(c)}'
         f'<a class="rag-back" href="#back-{turn}-{first}" title="Back to the answer">↩ answer</a></div>'
         f'{source_meta(c)}{quote_paragraph(group)}</div>'
@@ -279,7 +305,7 @@ def _turn_section(t: Turn, latest: bool) -> str:
             "</div>"
     else:
         body = '<p class="rag-empty">No sources cited for this answer.</p>'
-    body += _details(t.get("passages", []), t.get("citations", []))
+    body += _details(t.get("passages", []))
     md = escape(answer_markdown(t), quote=True) if t.get("answer") and not t.get("error") else ""
     return (
         f'<details class="rag-turn" id="turn-{n}" data-md="{md}"{" open" if latest else ""}>'

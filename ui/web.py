@@ -73,10 +73,13 @@ def feeds_html(feeds: Sequence[Feed]) -> str:
         return '<p class="rag-placeholder">No feeds followed yet.</p>'
     rows = []
     for f in feeds:
-        when = f.last_update.replace("T", " ")[:16] + " UTC" if f.last_update else "not updated yet"
+        # "last update: 6 Dec 2026, 13:44 UTC" (dates read as everywhere else on the page)
+        when = (f"last update: {display_date(f.last_update[:10], False)}, {f.last_update[11:16]} UTC"
+                if f.last_update else "not updated yet")
+        added = f"{len(f.hashes)} article{'s' if len(f.hashes) != 1 else ''} added"
+        meta = " · ".join(x for x in (when, f.last_result, added) if x)
         rows.append(f'<li><span class="rag-title">{esc(f.title or f.url)}</span>'
-                    f'<span class="rag-meta">last update: {esc(when)} · {esc(f.last_result or "–")} · '
-                    f'{len(f.hashes)} articles added</span><span class="rag-doc">{esc(f.url)}</span></li>')
+                    f'<span class="rag-meta">{esc(meta)}</span><span class="rag-doc">{esc(f.url)}</span></li>')
     return f'<ul class="rag-doclist rag-feedlist">{"".join(rows)}</ul>'
 
 

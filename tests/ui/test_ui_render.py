@@ -76,7 +76,7 @@ def test_sources_panel_marks_quote_inside_paragraph() -> None:
     assert f"<mark>{render.escape(c.quote)}</mark>" in html
     assert render.escape("Western governments said most of the first strikes") in html  # rest of paragraph
     assert "The Global Ledger · 2 Oct 2015" in html and "Why Russia went into Syria" in html
-    assert "Retrieval scores (3 passages)" in html and "<td>0.016</td>" in html
+    assert "Details: the 3 passages read and their search scores" in html and "<td>0.016</td>" in html
 
 
 def test_earlier_turns_keep_their_own_sources() -> None:
