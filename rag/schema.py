@@ -186,6 +186,9 @@ class DateRange:
 
     since: str = ""
     until: str = ""
+    # a range read from a question's own words ("in 2015") keeps undated articles: a library of undated passages
+    # is not empty for questions that name a year
+    undated: bool = False
 
     def __bool__(self) -> bool:
         return bool(self.since or self.until)
@@ -197,7 +200,7 @@ class DateRange:
             return True
         day = (published or "")[:10]
         if not day:
-            return False
+            return self.undated
         first, last = (day[:7] + "-01", day[:7] + "-31") if approx else (day, day)
         return (not self.since or last >= self.since) and (not self.until or first <= self.until)
 

@@ -36,7 +36,7 @@ def test_time_focus(question, kind, since, until, query):
 
 def test_two_times_in_one_question_read_both():
     f = time_focus("What was the plan in 2015, and what is it in 2020?")
-    assert f.kind == "" and f.dates == DateRange("2015-01-01", "2020-12-31")
+    assert f.kind == "" and (f.dates.since, f.dates.until) == ("2015-01-01", "2020-12-31")
 
 
 def test_timeline_subject():
@@ -181,3 +181,17 @@ def test_a_time_without_reports_of_its_own_reads_the_reports_of_the_month_after(
     assert not a.refused and {c.doc for c in a.citations} <= {"may.md", "may2.md"}
     # news of January would be out by early March: the 10 March report is not read for it
     assert p.answer("How many workers were on strike at Brannock Yard in January 2026?").refused
+
+
+def test_a_year_in_the_question_keeps_undated_articles(tmp_path, hash_embedder):
+    """Undated passages (an encyclopedia, a web page without a date) can't be placed in time: a question that names
+    a year still reads them; only the user's own date filter leaves them out."""
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "miss.md").write_text("---\ntitle: Pageant\n---\nAditi Arya won the Femina Miss India World 2015 title.\n")
+    p = Pipeline(Settings(data_dir=data, index_dir=tmp_path / "index", chunk_words=40), embedder=hash_embedder,
+                 generator=CopyingReader(keys=("won",)))
+    a = p.answer("Who won the Femina Miss India World in 2015?")
+    assert not a.refused and [c.doc for c in a.citations] == ["miss.md"] and "As of" not in a.answer
+    assert p.search("Femina Miss India World", dates=DateRange("2015-01-01", "2015-12-31")) == []
+    assert intersect(DateRange("2015-01-01", "", undated=True), DateRange("", "2015-12-31")).undated is False

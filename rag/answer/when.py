@@ -93,7 +93,7 @@ def _dates_in(q: str, newest: str) -> tuple[DateRange, list[tuple[int, int]]]:
         return (found or [DateRange()])[0], spans
     since = "" if any(not r.since for r in found) else min(r.since for r in found)
     until = "" if any(not r.until for r in found) else max(r.until for r in found)
-    return DateRange(since, until), spans
+    return DateRange(since, until, undated=True), spans
 
 
 def _bounds(m: re.Match, newest: str) -> tuple[dt.date, dt.date] | None:
@@ -141,14 +141,14 @@ def _part(part: str | None, first: int, last: int) -> tuple[int, int]:
 def _with_prep(lo_hi: tuple[dt.date, dt.date], prep: str) -> DateRange:
     lo, hi = lo_hi
     if prep in ("as of", "as at", "by", "until", "till", "up to"):
-        return DateRange("", hi.isoformat())
+        return DateRange("", hi.isoformat(), undated=True)
     if prep == "before":
-        return DateRange("", (lo - dt.timedelta(days=1)).isoformat())
+        return DateRange("", (lo - dt.timedelta(days=1)).isoformat(), undated=True)
     if prep in ("since", "from"):
-        return DateRange(lo.isoformat(), "")
+        return DateRange(lo.isoformat(), "", undated=True)
     if prep == "after":
-        return DateRange((hi + dt.timedelta(days=1)).isoformat(), "")
-    return DateRange(lo.isoformat(), hi.isoformat())
+        return DateRange((hi + dt.timedelta(days=1)).isoformat(), "", undated=True)
+    return DateRange(lo.isoformat(), hi.isoformat(), undated=True)
 
 
 def _cut(q: str, spans: Sequence[tuple[int, int]]) -> str:
@@ -169,16 +169,18 @@ def intersect(a: DateRange, b: DateRange) -> DateRange:
     """Both ranges at once (an empty result is a range that nothing falls in, not an open one)."""
     since = max(a.since, b.since)
     until = min(x for x in (a.until, b.until) if x) if (a.until or b.until) else ""
+    undated = (a.undated or not a) and (b.undated or not b)
     if since and until and until < since:
         return DateRange(since, _day_before(since))  # an empty range that stays active
-    return DateRange(since, until)
+    return DateRange(since, until, undated)
 
 
 def reported_after(dates: DateRange, days: int = REPORTED_WITHIN_DAYS) -> DateRange:
     """The range with the reports published up to `days` after its end: news of a time comes out after it."""
     if not dates.until:
         return dates
-    return DateRange(dates.since, (dt.date.fromisoformat(dates.until) + dt.timedelta(days=days)).isoformat())
+    return DateRange(dates.since, (dt.date.fromisoformat(dates.until) + dt.timedelta(days=days)).isoformat(),
+                     dates.undated)
 
 
 def _day_before(iso: str) -> str:
