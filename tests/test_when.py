@@ -73,6 +73,11 @@ def test_dated_sentences():
         "As of 14 May 2026, about 1,200 workers were out."
     assert with_prefix(dated_prefix("2026-05-14", False, "Harbor Courier"), "Brannock spoke.", text) == \
         "As of 14 May 2026, according to Harbor Courier, Brannock spoke."  # a name keeps its capital
+    # a common word the article never writes in lower case: another article of the library does
+    assert with_prefix("As of X, ", "Many experts agree.", ["Many experts agree.", "Not many do."]) == \
+        "As of X, many experts agree."
+    assert with_prefix("As of X, ", "Odile Brennagh leads.", ["Odile Brennagh leads.", "The challenger Odile Brennagh"
+                                                              " won."]) == "As of X, Odile Brennagh leads."
 
 
 def _passage(doc: str, dense: float) -> Passage:

@@ -8,6 +8,7 @@ has it changed", and "As of 14 May 2026, ..." before a sentence whose source's d
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import logging
 import re
 import threading
@@ -100,7 +101,9 @@ class Dating:
             prefix = dated_prefix(doc.published, doc.published_approx, doc.outlet if mode == WITH_OUTLET else "")
             if prefix:  # the date says when: "on Tuesday" counted from it is no longer needed
                 shown = _WEEKDAY.sub("", shown)
-            shown = with_prefix(prefix, shown, ctx.documents[units[0].doc].text)
+            own = ctx.documents[units[0].doc]
+            shown = with_prefix(prefix, shown, itertools.chain(
+                [own.text], (d.text for d in ctx.documents.values() if d is not own)))
         if getattr(state, "shown", None) is not None:
             state.shown[sentence] = shown
         return shown

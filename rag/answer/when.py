@@ -249,22 +249,33 @@ def prose_date(published: str, approx: bool) -> str:
     return f"{int(day)} {named}" if day else named
 
 
-def with_prefix(prefix: str, sentence: str, quote: str) -> str:
-    """`prefix` before `sentence`, its first word lower-cased unless `quote` (the article's text) writes it
-    capitalised mid-sentence (a name: "Brannock", "Okafor")."""
+def with_prefix(prefix: str, sentence: str, texts: str | Iterable[str]) -> str:
+    """`prefix` before `sentence`, its first word lower-cased unless it is a name: `texts` (the article's text first,
+    then the library's others) are searched for the first that shows which: the word written capitalised
+    mid-sentence ("challenger Odile Brennagh") is a name; written in lower case ("many experts") it is not."""
     if not prefix:
         return sentence
     first = re.match(r"[\w’'-]+", sentence)
-    if first and not _capitalised_inside(first.group(0), quote) and not first.group(0).isupper():
+    if first and not _is_name(first.group(0), [texts] if isinstance(texts, str) else texts) \
+            and not first.group(0).isupper():
         sentence = sentence[:1].lower() + sentence[1:]
     return prefix + sentence
 
 
-def _capitalised_inside(word: str, text: str) -> bool:
-    """A capital that belongs to the word (a name), not to the sentence: the article never writes it in lower case,
-    and it is not a common word capitalised to open a sentence."""
+def _is_name(word: str, texts: Iterable[str]) -> bool:
+    """Whether an opening word keeps its capital; a word no text ever writes capitalised mid-sentence is taken
+    for a common word ("Many experts" in a library that never writes "many" otherwise): names recur inside
+    sentences."""
     if word[:1].islower():
         return True
     if word in COMMON_CAPITALISED:
         return False
-    return re.search(rf"(?<![\w’'-]){re.escape(word.lower())}(?![\w’'-])", text) is None
+    word = re.sub(r"[’']s$", "", word)  # "Syria's": Syria, however the article writes the apostrophe
+    inside = re.compile(rf"(?<=[a-z0-9,;:’'\"“)] ){re.escape(word)}(?![\w-])")
+    lower = re.compile(rf"(?<![\w’'-]){re.escape(word.lower())}(?![\w-])")
+    for text in texts:
+        if inside.search(text):
+            return True
+        if lower.search(text):
+            return False
+    return False
