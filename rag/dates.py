@@ -36,17 +36,19 @@ def display_date(published: str, approx: bool) -> str:
     return f"{int(m.group(3))} {_MONTHS[int(m.group(2)) - 1]} {m.group(1)}"
 
 
-_LONG_MONTHS = ("january", "february", "march", "april", "may", "june", "july", "august", "september", "october",
-                "november", "december")
-_MONTH_WORD = r"(jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?|sep(?:t(?:ember)?)?|" \
-              r"oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)\.?"
+MONTH_NAMES = ("January", "February", "March", "April", "May", "June", "July", "August", "September", "October",
+               "November", "December")
+# a month's name or abbreviation, as people write it in a date ("Sept", "mar"; a full stop after it is the caller's)
+MONTH_PATTERN = r"(?:jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?|" \
+                r"sep(?:t(?:ember)?)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)"
+_MONTH_WORD = rf"({MONTH_PATTERN})\.?"
 _WORDY = re.compile(rf"^(?:(\d{{1,2}})\s+)?{_MONTH_WORD}\s*,?\s+(\d{{4}})$|^{_MONTH_WORD}\s+(\d{{1,2}}),?\s+(\d{{4}})$", re.I)
 
 
 def month_number(word: str) -> int:
     """1-12 for a month's name or its abbreviation ("Sept", "mar."); 0 for anything else."""
     w = word.lower().rstrip(".")[:3]
-    return next((i + 1 for i, m in enumerate(_LONG_MONTHS) if m[:3] == w), 0)
+    return next((i + 1 for i, m in enumerate(MONTH_NAMES) if m[:3].lower() == w), 0)
 
 
 def days_in_month(year: int, month: int) -> int:
@@ -55,13 +57,19 @@ def days_in_month(year: int, month: int) -> int:
     return calendar.monthrange(year, month)[1]
 
 
-def day_month_year(iso: str) -> str:
-    """"3 Mar 2026" for "2026-03-03"; as `month_year` for a month or a year alone."""
-    s = (iso or "").strip()
-    m = _ISO.match(s[:10])
-    if m is None or m.group(3) is None or not 1 <= int(m.group(2)) <= 12:
-        return month_year(s)
-    return f"{int(m.group(3))} {_MONTHS[int(m.group(2)) - 1]} {m.group(1)}"
+def prose_date(published: str, approx: bool) -> str:
+    """A date inside a sentence: "14 May 2026"; "about October 2015" when it is an estimate (its day is a guess);
+    "" when undated."""
+    m = re.match(r"^(\d{4})(?:-(\d{2})(?:-(\d{2}))?)?", (published or "").strip())
+    if not m:
+        return ""
+    year, month, day = m.group(1), m.group(2), m.group(3)
+    if month is None or not 1 <= int(month) <= 12:
+        return f"about {year}" if approx else year
+    named = f"{MONTH_NAMES[int(month) - 1]} {year}"
+    if approx:
+        return f"about {named}"
+    return f"{int(day)} {named}" if day else named
 
 
 def parse_bound(text: str, end: bool = False) -> str:
@@ -100,5 +108,6 @@ def date_range(since: str | None, until: str | None):
     lo = parse_bound(since, end=False) if since and since.strip() else ""
     hi = parse_bound(until, end=True) if until and until.strip() else ""
     if lo and hi and hi < lo:
-        raise DateRangeError(f"The date range ends ({day_month_year(hi)}) before it starts ({day_month_year(lo)}).")
+        raise DateRangeError(f"The date range ends ({display_date(hi, False)}) before it starts "
+                             f"({display_date(lo, False)}).")
     return DateRange(lo, hi)

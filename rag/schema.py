@@ -206,13 +206,13 @@ class DateRange:
 
     def label(self) -> str:
         """"from 1 Mar 2026 to 31 May 2026", "since 1 Mar 2026", "until 31 May 2026"; "" when inactive."""
-        from rag.dates import day_month_year
+        from rag.dates import display_date
 
         if self.since and self.until:
-            return f"from {day_month_year(self.since)} to {day_month_year(self.until)}"
+            return f"from {display_date(self.since, False)} to {display_date(self.until, False)}"
         if self.since:
-            return f"since {day_month_year(self.since)}"
-        return f"until {day_month_year(self.until)}" if self.until else ""
+            return f"since {display_date(self.since, False)}"
+        return f"until {display_date(self.until, False)}" if self.until else ""
 
 
 @dataclass

@@ -4,9 +4,9 @@ fake embedder and a reader that copies the sentence holding a key)."""
 import pytest
 from test_answer import CopyingReader
 
-from rag.answer.when import (AS_OF, LATEST, TIMELINE, dated_prefix, intersect, prose_date, story_docs, time_focus,
+from rag.answer.when import (AS_OF, LATEST, TIMELINE, dated_prefix, intersect, story_docs, time_focus,
                              with_prefix)
-from rag.dates import date_range, parse_bound
+from rag.dates import date_range, parse_bound, prose_date
 from rag.errors import DateRangeError
 from rag.pipeline import Pipeline
 from rag.schema import Chunk, DateRange, Document, Passage

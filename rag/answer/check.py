@@ -12,9 +12,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from rag.answer.judge import NOT_SUPPORTED, NUMBER, REVERSED, SUPPORTED, judge
+from rag.answer.judge import MONTH, NOT_SUPPORTED, NUMBER, REVERSED, SUPPORTED, judge
 from rag.answer.verify import number_phrases
-from rag.answer.when import newest_date, prose_date, time_focus
+from rag.dates import prose_date
+from rag.answer.when import newest_date, time_focus
 from rag.errors import ClaimError
 from rag.text import same_word, tokenize
 
@@ -28,8 +29,6 @@ ABOUT_SHARE = 0.6  # a quote is about the claim when it holds this share of the 
 MAX_CLAIM_WORDS = 60
 MAX_CLAIM_CHARS = 600
 _PARAGRAPH_BREAK = re.compile(r"\n\s*\n")
-_MONTH = re.compile(r"\b(January|February|March|April|May|June|July|August|September|October|November|December|"
-                    r"Jan|Feb|Mar|Apr|Jun|Jul|Aug|Sept?|Oct|Nov|Dec)\b")
 
 
 def validate_claim(text: object) -> str:
@@ -115,7 +114,7 @@ def contradicts(claim: str, quote: str, kind: str) -> bool:
     own where the claim has another (a quote without any number merely leaves the claim's out)."""
     if kind not in CONTRADICTING_KINDS or not about(claim, quote):
         return False
-    return kind != NUMBER or bool(number_phrases(quote) or _MONTH.search(quote))
+    return kind != NUMBER or bool(number_phrases(quote) or MONTH.search(quote))
 
 
 def check_in_library(pipeline, claim: str, *, question: str = "", threshold: float = 0.5, use_model: bool = True,

@@ -17,10 +17,10 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 
 from rag.answer.context import IndexContext
-from rag.answer.draft import REFUSAL_TEXT, attach_markers, plain_start, strip_markers
+from rag.answer.draft import REFUSAL_TEXT, asked_to_stop, attach_markers, plain_start, strip_markers
 from rag.answer.evidence import Unit
 from rag.answer.judge import answer_gap, judge
-from rag.answer.parts import drop_premise, first_sentence, part_messages, sentence_done, stands_alone
+from rag.answer.parts import Part, drop_premise, first_sentence, stands_alone
 from rag.answer.verify import number_phrases
 from rag.answer.when import (AS_OF, LATEST, TimeFocus, dated_prefix, intersect, newest_date, story_docs,
                              time_focus, window_before, with_prefix)
@@ -122,16 +122,6 @@ class Dating:
         units = ctx.selector.select(asked, own, ctx.documents, ctx.sentence_index, max_units=4)
         return sorted(units, key=lambda u: (not (figure and _FIGURE.search(u.text)), -u.score))[:DOC_TRIES]
 
-    def _read_ahead(self, asked: str, units: Sequence[Unit], stop: Stop | None, timings: dict, t0: float
-                    ) -> list[str] | None:
-        """The replies for these units written side by side (`read_many`), or None where the reader cannot."""
-        read_many = getattr(self.pipeline.generator, "read_many", None)
-        if read_many is None or len(units) < 2 or self.settings.llm_parallel < 2 or (stop is not None and stop()):
-            return None
-        timings.setdefault("generate_first_ms", (time.perf_counter() - t0) * 1000)
-        return read_many([part_messages(asked, u.text) for u in units], self.settings.part_tokens,
-                         until=lambda text: sentence_done(text) or (stop is not None and stop()))
-
     def _read_report(self, ctx: IndexContext, asked: str, doc: str, stop: Stop | None, timings: dict, t0: float,
                      question_form: bool, figure: bool = True, tried: list[Unit] | None = None,
                      first_reply: str | None = None) -> tuple[str, Unit] | None:
@@ -193,10 +183,12 @@ class Dating:
         stopped = False
         with self._dating(EVERY):
             plans = [self._report_units(ctx, asked, doc) for doc in docs]
-            ahead = self._read_ahead(asked, [p[0] for p in plans if p], stop, timings, t0) or []
+            firsts = [p[0] for p in plans if p]  # each report's first sentence, read side by side
+            ahead = self._read_together(asked, firsts, [Part(i) for i in range(len(firsts))], stop, timings,
+                                        t0) or []
             replies = iter(ahead)
             for doc, tried in zip(docs, plans):
-                if stop is not None and stop():
+                if asked_to_stop(stop):
                     stopped = True
                     break
                 first = next(replies, None) if tried else None
@@ -242,16 +234,17 @@ class Dating:
         timings = dict(answer.timings)
         with self._dating(WITH_OUTLET):
             for doc in moment:
-                if doc in cited or ctx.documents[doc].outlet in outlets or (stop is not None and stop()):
+                if doc in cited or ctx.documents[doc].outlet in outlets or asked_to_stop(stop):
                     continue
                 found = self._read_report(ctx, query, doc, stop, timings, t0, question_form=True)
-                if found is None or not number_phrases(found[0]) or number_phrases(found[0]) <= said:
+                figures = number_phrases(found[0]) if found else set()
+                if not figures or figures <= said:
                     continue
                 added = self._cite(ctx, found[0], found[1], citations, first=False)
                 log.info("reports of about the same date differ: adding %r", added)
                 text = f"{text} {added}"
                 outlets.add(ctx.documents[doc].outlet)
-                said |= number_phrases(found[0])
+                said |= figures
                 yield StreamEvent("token", " " + added)
         timings["total_ms"] = (time.perf_counter() - t0) * 1000
         yield StreamEvent("answer", dataclasses.replace(answer, answer=text, citations=citations, timings=timings))

@@ -82,7 +82,7 @@ _WHICH_PERSON = re.compile(r"^\W*(which|what)(\s+[\w.’'-]+){0,3}?\s+(officials
                            r"spokes\w+|analysts?|experts?|advis[eo]rs?|ambassadors?|envoys?)\b", re.I)
 _NAME_RUN = re.compile(r"(?:[A-Z][\w’'-]+\s+){0,3}[A-Z][\w’'-]+")
 _DEMONYM = re.compile(r"(ian|ean|ese|ish)$")
-_MONTH = re.compile(r"\b(January|February|March|April|May|June|July|August|September|October|November|December|"
+MONTH = re.compile(r"\b(January|February|March|April|May|June|July|August|September|October|November|December|"
                     r"Jan|Feb|Mar|Apr|Jun|Jul|Aug|Sept?|Oct|Nov|Dec)\b")
 _WORD_NUMBERS = ("hundreds", "thousands", "millions", "billions", "dozens", "dozen", "hundred", "thousand",
                  "million", "billion", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten",
@@ -128,7 +128,7 @@ def answer_gap(question: str, answer: str) -> str:
     own_names = {n.lower() for n in names_in(question)} | set(q_words)  # "soleimani" too
     for p in sorted(number_phrases(question), key=len, reverse=True):  # a time or number the question gave is
         answer = re.sub(phrase_pattern(p), " ", answer, flags=re.I)     # no answer to it
-    for m in set(_MONTH.findall(question)):
+    for m in set(MONTH.findall(question)):
         answer = re.sub(rf"\b{m}\b", " ", answer)
     new_names = [n for n in names_in(answer) if n.lower() not in own_names and n not in COMMON_CAPITALISED]
     if re.match(r"^\W*(how (many|much|long|old|far|often)|what (number|percentage|share|amount))\b", q):
@@ -161,7 +161,7 @@ def _numbers(claim: str, quote: str) -> tuple[str, str] | None:
     missing = [p for p in number_phrases(claim) if not re.search(phrase_pattern(p), q)]
     if missing:
         return NUMBER, f"numbers not in the quote: {sorted(missing)}"
-    months = {m.lower() for m in _MONTH.findall(claim)} - {m.lower() for m in _MONTH.findall(quote)}
+    months = {m.lower() for m in MONTH.findall(claim)} - {m.lower() for m in MONTH.findall(quote)}
     if months:
         return NUMBER, f"dates not in the quote: {sorted(months)}"
     for w in _WORD_NUMBERS:
@@ -286,7 +286,7 @@ def _names(claim: str, quote: str) -> tuple[str, str] | None:
     """Every name the claim uses stands in the quote (a name only in the article around it is someone else's)."""
     lowered = quote.lower()
     words = tokenize(quote)
-    missing = sorted(n for n in names_in(claim) - set(_MONTH.findall(claim)) if n.lower() not in lowered
+    missing = sorted(n for n in names_in(claim) - set(MONTH.findall(claim)) if n.lower() not in lowered
                      and not any(same_word(t, w) for t in tokenize(n) for w in words))
     if missing:
         return WRONG_PERSON, f"names not in the quote: {missing}"

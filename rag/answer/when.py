@@ -14,7 +14,7 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
-from rag.dates import days_in_month, month_number
+from rag.dates import MONTH_PATTERN, days_in_month, month_number, prose_date
 from rag.schema import DateRange, Document, Passage
 from rag.text import COMMON_CAPITALISED, names_in
 
@@ -32,13 +32,11 @@ _TIMELINE = re.compile(rf"\b(?:how (?:has|have|did|do|does) (?P<subject>.{{2,90}
                        r"(?P<subject2>.{2,90}?)(?=[?.!]*$)"
                        r"|(?:the )?changes? (?:in|to) (?P<subject3>.{2,90}?) over time|over time|month by month"
                        r"|week by week|chronolog\w*|timeline)\b", re.I)
-_MONTHS = r"(?:jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?|sep(?:t(?:ember)?)?|" \
-          r"oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)"
 _PREP = r"(?P<prep>as of|as at|by|until|till|up to|before|since|after|from|in|during|on|at|of|for)?\s*"
 _PART = r"(?:(?:the )?(?P<part>early|late|mid|start of|beginning of|end of|middle of)[-\s]+(?:of\s+)?)?"
-_DAY_DATE = re.compile(rf"\b{_PREP}(?:(?P<d1>\d{{1,2}})\s+(?P<m1>{_MONTHS})\.?|(?P<m2>{_MONTHS})\.?\s+(?P<d2>\d{{1,2}})"
+_DAY_DATE = re.compile(rf"\b{_PREP}(?:(?P<d1>\d{{1,2}})\s+(?P<m1>{MONTH_PATTERN})\.?|(?P<m2>{MONTH_PATTERN})\.?\s+(?P<d2>\d{{1,2}})"
                        rf"(?:st|nd|rd|th)?,?)\s+(?P<y>(?:19|20)\d{{2}})\b", re.I)
-_MONTH_DATE = re.compile(rf"\b{_PREP}{_PART}(?P<m>{_MONTHS})\.?,?\s+(?P<y>(?:19|20)\d{{2}})\b", re.I)
+_MONTH_DATE = re.compile(rf"\b{_PREP}{_PART}(?P<m>{MONTH_PATTERN})\.?,?\s+(?P<y>(?:19|20)\d{{2}})\b", re.I)
 _YEAR_DATE = re.compile(rf"\b(?P<prep>as of|by|until|before|since|after|in|during|of|for)\s+{_PART}"
                         r"(?P<y>(?:19|20)\d{2})\b(?!\s*(?:%|percent|people|workers|cases))", re.I)
 _RELATIVE = re.compile(rf"\b{_PREP}(?P<rel>(?:earlier |later )?(?:last|this|past) (?:year|month))\b", re.I)
@@ -229,24 +227,6 @@ def dated_prefix(published: str, approx: bool, outlet: str = "") -> str:
     if not when:
         return f"According to {outlet}, " if outlet else ""
     return f"As of {when}, according to {outlet}, " if outlet else f"As of {when}, "
-
-
-_LONG = ("January", "February", "March", "April", "May", "June", "July", "August", "September", "October",
-         "November", "December")
-
-
-def prose_date(published: str, approx: bool) -> str:
-    """"14 May 2026"; "about October 2015" when the date is an estimate (its day is a guess); "" when undated."""
-    m = re.match(r"^(\d{4})(?:-(\d{2})(?:-(\d{2}))?)?", (published or "").strip())
-    if not m:
-        return ""
-    year, month, day = m.group(1), m.group(2), m.group(3)
-    if month is None or not 1 <= int(month) <= 12:
-        return f"about {year}" if approx else year
-    named = f"{_LONG[int(month) - 1]} {year}"
-    if approx:
-        return f"about {named}"
-    return f"{int(day)} {named}" if day else named
 
 
 def with_prefix(prefix: str, sentence: str, texts: str | Iterable[str]) -> str:
