@@ -42,7 +42,8 @@ MONTH_NAMES = ("January", "February", "March", "April", "May", "June", "July", "
 MONTH_PATTERN = r"(?:jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?|" \
                 r"sep(?:t(?:ember)?)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)"
 _MONTH_WORD = rf"({MONTH_PATTERN})\.?"
-_WORDY = re.compile(rf"^(?:(\d{{1,2}})\s+)?{_MONTH_WORD}\s*,?\s+(\d{{4}})$|^{_MONTH_WORD}\s+(\d{{1,2}}),?\s+(\d{{4}})$", re.I)
+_WORDY = re.compile(rf"^(?:(\d{{1,2}})\s+)?{_MONTH_WORD}\s*,?\s+(\d{{4}})$"
+                    rf"|^{_MONTH_WORD}\s+(\d{{1,2}}),?\s+(\d{{4}})$", re.I)
 
 
 def month_number(word: str) -> int:
