@@ -35,7 +35,8 @@ _TIMELINE = re.compile(rf"\b(?:how (?:has|have|did|do|does) (?P<subject>.{{2,90}
 _PREP = r"(?P<prep>as of|as at|by|until|till|up to|before|since|after|from|in|during|on|at|of|for)?\s*"
 _PART = r"(?:(?:the )?(?P<part>early|late|mid|start of|beginning of|end of|middle of)[-\s]+(?:of\s+)?)?"
 _DAY_DATE = re.compile(rf"\b{_PREP}(?:(?P<d1>\d{{1,2}})\s+(?P<m1>{MONTH_PATTERN})\.?"
-                       rf"|(?P<m2>{MONTH_PATTERN})\.?\s+(?P<d2>\d{{1,2}})(?:st|nd|rd|th)?,?)\s+(?P<y>(?:19|20)\d{{2}})\b", re.I)
+                       rf"|(?P<m2>{MONTH_PATTERN})\.?\s+(?P<d2>\d{{1,2}})(?:st|nd|rd|th)?,?)"
+                       rf"\s+(?P<y>(?:19|20)\d{{2}})\b", re.I)
 _MONTH_DATE = re.compile(rf"\b{_PREP}{_PART}(?P<m>{MONTH_PATTERN})\.?,?\s+(?P<y>(?:19|20)\d{{2}})\b", re.I)
 _YEAR_DATE = re.compile(rf"\b(?P<prep>as of|by|until|before|since|after|in|during|of|for)\s+{_PART}"
                         r"(?P<y>(?:19|20)\d{2})\b(?!\s*(?:%|percent|people|workers|cases))", re.I)
