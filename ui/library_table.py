@@ -52,11 +52,6 @@ class Query:
 
 
 # ---------- titles, sites, words ----------
-def named_after_its_file(d: DocumentInfo) -> bool:
-    """A title that is only the file's name made readable ("000 27674378f27b9ee8"): see `ui.titles`."""
-    return naming.named_after_its_file(d.doc, d.title)
-
-
 def display_title(d: DocumentInfo, text_of: Callable[[str], str] | None = None) -> str:
     """The headline; without one, the first words of the article, then its web address: never its internal id."""
     if naming.real_title(d.doc, d.title):
@@ -94,7 +89,7 @@ def _keep(d: DocumentInfo, q: Query) -> bool:
 
 
 def _title_key(d: DocumentInfo) -> tuple[bool, str]:
-    title = "" if named_after_its_file(d) else d.title
+    title = naming.real_title(d.doc, d.title)
     return not title, _fold(re.sub(r"^[^\w]+", "", title))
 
 
